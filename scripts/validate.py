@@ -1,0 +1,121 @@
+"""`make validate`: stop every broken experiment before it merges.
+
+1. Render every kustomization (the root bootstrap, overlays/*, katib/experiments/*) with the
+   pinned kustomize.
+2. Validate every object with kubeconform -strict against schemas/ (generated from the pinned
+   releases by `make schemas`, committed, so this works offline).
+3. Apply the policy rules of scripts/policy.py, including the trainer's own configuration check
+   on each experiment's ConfigMap, and scan the repository for key material.
+
+Each problem is printed as `<kustomization>: <object>: <field>: <what is wrong>`; the exit code
+is 1 when there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scripts import policy
+from scripts.manifests import ROOT, Rendered, kustomizations, render_all
+
+KUBECONFORM = ROOT / "bin" / "kubeconform"
+# Built-in kinds first (no group), then custom resources; see scripts/gen_schemas.py.
+SCHEMA_LOCATIONS = (
+    "{{ .ResourceKind }}-{{ .ResourceAPIVersion }}.json",
+    "{{ .ResourceKind }}-{{ .Group }}-{{ .ResourceAPIVersion }}.json",
+)
+
+
+def kubeconform(rendered: list[Rendered], schemas: Path) -> list[policy.Violation]:
+    """One kubeconform run over all renders; failures mapped back to their kustomization."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for index, item in enumerate(rendered):
+            if item.error:
+                continue
+            path = Path(tmp) / f"{index}.yaml"
+            path.write_text(item.text)
+            files[str(path)] = item.name
+        if not files:
+            return []
+        result = subprocess.run(
+            [
+                str(KUBECONFORM),
+                "-strict",
+                "-output",
+                "json",
+                "-n",
+                "4",
+                *[arg for loc in SCHEMA_LOCATIONS for arg in ("-schema-location", str(schemas / loc))],
+                *files,
+            ],
+            capture_output=True,
+            text=True,
+        )
+    report = json.loads(result.stdout or "{}")
+    problems = []
+    for resource in report.get("resources", []):
+        if resource.get("status") not in ("statusInvalid", "statusError"):
+            continue
+        where = files.get(resource.get("filename"), resource.get("filename"))
+        obj = f"{resource.get('kind')} {resource.get('name')}"
+        errors = resource.get("validationErrors") or [{"path": "", "msg": resource.get("msg", "")}]
+        for error in errors:
+            field = error.get("path", "").strip("/").replace("/", ".") or "(object)"
+            problems.append(policy.Violation(where, obj, field, f"schema: {error.get('msg')}"))
+    if result.returncode not in (0, 1) and not problems:
+        problems.append(policy.Violation("kubeconform", "-", "-", result.stderr.strip() or "failed"))
+    return problems
+
+
+def repository_files(root: Path) -> list[Path]:
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+        return [root / name for name in listed if name and (root / name).is_file()]
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        skip = {".git", ".venv", "bin", "runs", "__pycache__"}
+        return [p for p in root.rglob("*") if p.is_file() and not skip & set(p.relative_to(root).parts)]
+
+
+def validate(root: Path, names: list[str] | None = None, scan: bool = True) -> tuple[list[policy.Violation], int, int]:
+    names = names or kustomizations(root)
+    rendered = render_all(names, root)
+    problems = [policy.Violation(r.name, "kustomize build", "-", r.error) for r in rendered if r.error]
+    problems += kubeconform(rendered, ROOT / "schemas")
+    for item in rendered:
+        if not item.error:
+            problems += policy.check(item)
+    if scan:
+        problems += policy.scan_repository_for_secrets(repository_files(root), root)
+    return problems, len(names), sum(len(r.documents) for r in rendered)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make validate", description=__doc__.splitlines()[0])
+    parser.add_argument("kustomizations", nargs="*", help="directories to check (default: all)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    problems, count, objects = validate(args.root.resolve(), args.kustomizations)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    elapsed = time.monotonic() - started
+    verdict = f"{len(problems)} problem(s)" if problems else "all valid"
+    print(f"validate: {count} kustomizations, {objects} objects, {verdict} ({elapsed:.1f}s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from trainers.layers import (
+    CapsuleLength,
+    ClassCapsules,
+    ConvCapsules,
+    PrimaryCapsules,
+    dynamic_routing,
+    leaky_softmax,
+    squash,
+)
+
+rng = np.random.default_rng(0)
+
+
+def test_squash_keeps_direction_and_maps_norm_below_one():
+    vectors = rng.normal(size=(64, 8)).astype("float32") * rng.uniform(0.01, 50, size=(64, 1)).astype("float32")
+    out = ops.convert_to_numpy(squash(vectors))
+    norms_in = np.linalg.norm(vectors, axis=-1)
+    norms_out = np.linalg.norm(out, axis=-1)
+    assert np.all(norms_out < 1.0)
+    np.testing.assert_allclose(norms_out, norms_in**2 / (1 + norms_in**2), rtol=1e-4)
+    cosine = np.sum(out * vectors, -1) / (norms_in * norms_out)
+    np.testing.assert_allclose(cosine, 1.0, rtol=1e-5)
+
+
+def test_leaky_softmax_leaves_room_for_the_orphan():
+    logits = rng.normal(size=(5, 7, 3)).astype("float32")
+    coupling = ops.convert_to_numpy(leaky_softmax(logits))
+    total = coupling.sum(-1)
+    assert np.all(total < 1.0)
+    orphan = 1.0 / (1.0 + np.exp(logits).sum(-1))  # softmax weight of the zero logit
+    np.testing.assert_allclose(total + orphan, 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_routing_coupling_coefficients_sum_to_one(leaky):
+    votes = rng.normal(size=(2, 6, 4, 5)).astype("float32")  # [B, N_in, N_out, D]
+    outputs, coupling = dynamic_routing(votes, iterations=3, leaky=leaky, return_coupling=True)
+    coupling = ops.convert_to_numpy(coupling)
+    assert ops.shape(outputs) == (2, 4, 5)
+    assert np.all(coupling >= 0)
+    if leaky:
+        assert np.all(coupling.sum(-1) < 1.0)
+    else:
+        np.testing.assert_allclose(coupling.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_routing_prefers_the_output_that_inputs_agree_on():
+    # Every input votes the same vector for output 0 and noise for output 1.
+    agreed = np.tile([[1.0, 0.0, 0.0]], (8, 1))
+    noise = rng.normal(size=(8, 3))
+    votes = np.stack([agreed, noise], axis=1)[None].astype("float32")
+    _, coupling = dynamic_routing(votes, iterations=3, leaky=False, return_coupling=True)
+    coupling = ops.convert_to_numpy(coupling)[0]
+    assert coupling[:, 0].mean() > coupling[:, 1].mean()
+
+
+def test_capsule_layer_shapes():
+    features = rng.normal(size=(2, 10, 12)).astype("float32")
+    primary = PrimaryCapsules(capsule_types=4, capsule_dim=6)(features)
+    assert ops.shape(primary) == (2, 10, 4, 6)
+    conv = ConvCapsules(capsule_types=3, capsule_dim=5, window=3, iterations=2)(primary)
+    assert ops.shape(conv) == (2, 8, 3, 5)
+    flat = ops.reshape(conv, (2, -1, 5))
+    classes = ClassCapsules(num_classes=4, capsule_dim=7)(flat)
+    assert ops.shape(classes) == (2, 4, 7)
+    lengths = ops.convert_to_numpy(CapsuleLength()(classes))
+    assert lengths.shape == (2, 4)
+    assert np.all((lengths > 0) & (lengths < 1))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        PrimaryCapsules(capsule_types=4, capsule_dim=6),
+        ConvCapsules(capsule_types=3, capsule_dim=5, window=2, iterations=4, leaky=False),
+        ClassCapsules(num_classes=4, capsule_dim=7, iterations=2),
+        CapsuleLength(),
+    ],
+)
+def test_layers_round_trip_through_get_config(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(restored) is type(layer)

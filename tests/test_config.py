@@ -1,0 +1,116 @@
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+from trainers import config
+from trainers.config import ConfigError, check_configmap_data, load
+
+
+def test_defaults_give_a_complete_local_run():
+    cfg = load({}, {})
+    assert cfg.model_type == "capsule-b"
+    assert cfg.model_dir == "runs/local"
+    assert cfg.export_dir == "runs/local/export"
+    assert cfg.train_data.endswith("topics.train.tsv") and cfg.eval_data.endswith("topics.eval.tsv")
+    assert cfg.ngram_sizes == (3, 4, 5)
+
+
+def test_flags_beat_environment_which_beats_defaults():
+    cfg = load({"learningRate": "0.5"}, {"learningRate": "0.1", "batchSize": "64", "PATH": "/bin"})
+    assert cfg.learning_rate == 0.5
+    assert cfg.batch_size == 64
+    assert cfg.sources["learningRate"] == "command line"
+    assert cfg.sources["batchSize"] == "environment"
+
+
+def test_bucket_sets_gcs_defaults():
+    cfg = load({}, {"bucket": "gs://my-bucket", "runName": "exp-1"})
+    assert cfg.model_dir == "gs://my-bucket/runs/exp-1"
+    assert cfg.export_dir == "gs://my-bucket/runs/exp-1/export"
+
+
+def test_multi_label_defaults_to_the_multi_label_sample():
+    assert "multilabel" in load({}, {"multiLabel": "true"}).train_data
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"modelType": "lstm"}, "modelType='lstm' unknown model type"),
+        ({"learningRate": "-0.1"}, "learningRate='-0.1' must be > 0"),
+        ({"learningRate": "0"}, "learningRate='0' must be > 0"),
+        ({"batchSize": "0"}, "batchSize='0' must be > 0"),
+        ({"batchSize": "32.5"}, "batchSize='32.5' is not an integer"),
+        ({"learningRate": "1e-3x"}, "learningRate='1e-3x' is not a number"),
+        ({"learningRate": "nan"}, "learningRate='nan' is not a finite number"),
+        ({"multiLabel": "maybe"}, "multiLabel='maybe' is not a boolean"),
+        ({"dropout": "1.5"}, "dropout='1.5' must be in [0, 1)"),
+        ({"runName": "Bad_Name"}, "runName='Bad_Name' must be lower-case DNS-1035"),
+        ({"bucket": "gs://UPPER"}, "bucket='gs://UPPER' is not a valid bucket name"),
+        ({"ngramSizes": "3,x"}, "ngramSizes='3,x' must be comma-separated integers"),
+        ({"maxLength": "6"}, "maxLength=6 is too short for capsule-b"),
+        ({"marginNegative": "0.95"}, "marginNegative='0.95' must be below marginPositive"),
+    ],
+)
+def test_bad_values_name_key_value_and_source(values, expected):
+    with pytest.raises(ConfigError) as info:
+        check_configmap_data(values, "overlays/x ConfigMap")
+    assert expected in str(info.value)
+    assert str(info.value).startswith("overlays/x ConfigMap")
+
+
+def test_typo_key_is_rejected_with_a_suggestion():
+    with pytest.raises(ConfigError, match=r"unknown configuration key 'learningrate'; did you mean 'learningRate'"):
+        check_configmap_data({"learningrate": "0.1"}, "cm")
+
+
+def test_config_like_environment_variable_typo_fails_the_run():
+    with pytest.raises(ConfigError, match="environment: unknown configuration key 'numEpoch'"):
+        load({}, {"numEpoch": "3", "HOME": "/root", "http_proxy": "x"})
+
+
+def test_non_string_configmap_value_is_reported():
+    with pytest.raises(ConfigError, match="batchSize=32 must be a string"):
+        check_configmap_data({"batchSize": 32}, "cm")
+
+
+def test_every_key_has_a_field():
+    fields = set(config.TrainConfig.__dataclass_fields__) - {"sources"}
+    assert {config.snake(k) for k in config.KEYS} == fields
+
+
+def test_check_config_cli_runs_without_tensorflow(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {modelType: kimcnn}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: ConfigMap\nmetadata: {name: b}\ndata: {learningRate: '-1'}\n")
+    probe = (
+        "import sys; from trainers.__main__ import run; code = run(sys.argv[1:]);"
+        "assert 'tensorflow' not in sys.modules, 'check-config imported tensorflow'; sys.exit(code)"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", probe, "check-config", str(good)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "ok:" in ok.stdout and "kimcnn" in ok.stdout
+    failed = subprocess.run(
+        [sys.executable, "-c", probe, "check-config", str(bad)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert failed.returncode == 2
+    assert "ConfigMap b: learningRate='-1' must be > 0" in failed.stderr
+
+
+def test_xla_auto_follows_the_model_type_and_can_be_forced():
+    assert load({}, {"modelType": "capsule-a"}).xla is True
+    assert load({}, {"modelType": "kimcnn"}).xla is False
+    assert load({"xla": "false"}, {"modelType": "capsule-b"}).xla is False
+    with pytest.raises(ConfigError, match="xla='sometimes' is not a boolean"):
+        load({"xla": "sometimes"}, {})
+
+
+def test_capsule_stride_enters_the_length_check():
+    assert load({}, {"modelType": "capsule-a", "maxLength": "6", "capsuleStride": "1"}).capsule_stride == 1
+    with pytest.raises(ConfigError, match="maxLength=6 is too short for capsule-a with 3-gram convolutions; use >= 7"):
+        load({}, {"modelType": "capsule-a", "maxLength": "6"})

@@ -1,0 +1,91 @@
+"""The training-data line format, parsed without TensorFlow.
+
+One example per line, UTF-8:
+
+    <label>\t<text>                   single-label
+    <label>,<label>,...\t<text>       multi-label (multiLabel=true)
+
+Blank lines and lines starting with '#' are ignored. Anything else that does not fit is an error
+naming the file and line, unless skipBadLines is set, in which case bad lines are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message names the file and line."""
+
+
+@dataclass
+class Examples:
+    texts: list[str] = field(default_factory=list)
+    labels: list[tuple[str, ...]] = field(default_factory=list)
+    skipped: int = 0
+    path: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def parse_line(line: str, multi_label: bool) -> tuple[tuple[str, ...], str]:
+    """Return (labels, text) or raise ValueError saying what is wrong with the line."""
+    if "\t" not in line:
+        raise ValueError("expected '<label><TAB><text>', found no tab")
+    label_field, text = line.split("\t", 1)
+    text = text.strip()
+    labels = tuple(part.strip() for part in label_field.split(","))
+    if not text:
+        raise ValueError("the text after the tab is empty")
+    if any(not label for label in labels):
+        raise ValueError(f"empty label in {label_field!r}")
+    if len(labels) > 1 and not multi_label:
+        raise ValueError(f"several labels {label_field!r} but multiLabel is false")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"repeated label in {label_field!r}")
+    return labels, text
+
+
+def read_examples(path: str | Path, multi_label: bool, skip_bad_lines: bool) -> Examples:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    examples = Examples(path=str(path))
+    with path.open(encoding="utf-8", errors="strict") as handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                try:
+                    labels, text = parse_line(line, multi_label)
+                except ValueError as exc:
+                    if skip_bad_lines:
+                        examples.skipped += 1
+                        continue
+                    raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
+                examples.labels.append(labels)
+                examples.texts.append(text)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not examples.texts:
+        raise DataError(f"{path}: no examples")
+    return examples
+
+
+def label_names(examples: Examples) -> list[str]:
+    """The label map: every label seen in training, sorted, so every worker agrees on it."""
+    return sorted({label for labels in examples.labels for label in labels})
+
+
+def check_known_labels(examples: Examples, names: list[str]) -> None:
+    known = set(names)
+    for index, labels in enumerate(examples.labels):
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise DataError(
+                f"{examples.path}: example {index + 1} has label {unknown[0]!r}, "
+                f"which the training data never uses (known: {', '.join(names)})"
+            )

@@ -1,0 +1,70 @@
+"""What a run tells people and tools: progress lines, Katib metric lines, metrics.json.
+
+Katib's StdOut collector reads `name=value` pairs from the chief's stdout, so epoch metrics are
+printed that way and nothing else is: progress lines use `name value` to stay out of the
+objective.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def katib_line(epoch: int, metrics: dict[str, float]) -> str:
+    pairs = " ".join(f"{name}={value:.6g}" for name, value in metrics.items())
+    return f"epoch={epoch} {pairs}"
+
+
+class Progress:
+    """Tracks step times; prints step, examples/s and ETA every `every` steps."""
+
+    def __init__(self, total_steps: int, global_batch: int, every: int, start_step: int, printer=print):
+        self.total = total_steps
+        self.global_batch = global_batch
+        self.every = every
+        self.printer = printer
+        self.start_step = start_step
+        self.step_times: list[float] = []
+        self._last = time.monotonic()
+        self._started = self._last
+
+    def step_done(self, step: int, loss: float, epoch: int, epochs: int) -> None:
+        now = time.monotonic()
+        self.step_times.append(now - self._last)
+        self._last = now
+        if step % self.every and step != self.total:
+            return
+        timed = self.step_times[1:] or self.step_times  # the first step includes tracing
+        rate = self.global_batch / statistics.median(timed)
+        eta = (self.total - step) * statistics.median(timed)
+        self.printer(
+            f"step {step}/{self.total} epoch {epoch}/{epochs} loss {loss:.4f} "
+            f"{rate:.0f} examples/s ETA {format_duration(eta)}"
+        )
+
+    def summary(self) -> dict[str, float]:
+        timed = self.step_times[1:] or self.step_times
+        if not timed:
+            return {}
+        median = statistics.median(timed)
+        return {
+            "median_step_seconds": median,
+            "examples_per_second": self.global_batch / median,
+            "steps_timed": len(timed),
+        }
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
