@@ -1,4 +1,4 @@
-"""Command line: `python -m trainers {train,predict,check-config} ...`."""
+"""Command line: `python -m trainers {train,predict,evaluate,check-config} ...`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ commands:
   train         train one model; configuration from --flags, environment, defaults
                 (python -m trainers train --help lists every key)
   predict       classify texts with an exported SavedModel
+  evaluate      score an exported SavedModel on a labelled file
   check-config  check experiment ConfigMaps without starting TensorFlow
 """
 
@@ -37,13 +38,19 @@ def _predict(argv: list[str]) -> int:
     return predict.main(argv)
 
 
+def _evaluate(argv: list[str]) -> int:
+    from trainers import evaluate
+
+    return evaluate.main(argv)
+
+
 def _check_config(argv: list[str]) -> int:
     from trainers import check_config
 
     return check_config.main(argv)
 
 
-COMMANDS = {"train": _train, "predict": _predict, "check-config": _check_config}
+COMMANDS = {"train": _train, "predict": _predict, "evaluate": _evaluate, "check-config": _check_config}
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -26,10 +26,12 @@ from pathlib import Path
 
 from trainers import config as config_lib
 from trainers import distribution, lines, storage
+from trainers.best_epoch import METRIC, BestEpoch
 from trainers.reporting import Progress, katib_line, write_json_atomically
 
 EXIT_BAD_INPUT = 2
 EXIT_PREEMPTED = 143
+BEST_WEIGHTS_FILE = "best.weights.h5"
 
 
 class Run:
@@ -46,6 +48,19 @@ class Run:
         self.logs = self.model_dir / "logs"
         self.vocab = self.model_dir / "vocab.json"
         self.metrics = self.model_dir / "metrics.json"
+        self.best_weights = self.model_dir / BEST_WEIGHTS_FILE
+
+    def remote(self, local: Path) -> str | None:
+        """The bucket copy of a file of the run directory (None when the run is local)."""
+        return storage.join(self.remote_model_dir, local.name) if self.remote_model_dir else None
+
+    def pull(self, local: Path) -> bool:
+        """Whether `local` (a file of the run directory) exists, fetched from the bucket's copy of
+        the run when this pod's scratch space is new."""
+        remote = self.remote(local)
+        if not local.exists() and remote and storage.exists(remote):
+            storage.download_file(remote, local)
+        return local.exists()
 
 
 def _say(role: distribution.Role, text: str) -> None:
@@ -68,7 +83,7 @@ def _prepare_data(cfg, run: Run, role):
         if part is not None and part.skipped:
             _say(role, f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
 
-    if _pull_from_bucket(run, run.vocab):
+    if run.pull(run.vocab):
         vocabulary, labels = text.load_vocabulary(run.vocab)
     else:
         vocabulary = text.build_vocabulary(train.texts, cfg.vocab_size)
@@ -170,6 +185,7 @@ def train(cfg: config_lib.TrainConfig, role: distribution.Role, strategy, proces
     )
     writer = tf.summary.create_file_writer(str(run.logs)) if role.is_chief else tf.summary.create_noop_writer()
     history = _load_history(run) if restored else []
+    best = BestEpoch(run, cfg.export_best and role.is_chief, history)
     progress = Progress(total, global_batch, cfg.log_every, step, say)
     first_step_seconds = None
     texts = np.array(train_examples.texts, dtype=object)
@@ -215,14 +231,27 @@ def train(cfg: config_lib.TrainConfig, role: distribution.Role, strategy, proces
         }
         if role.is_chief and eval_examples is not None:
             epoch_metrics.update(evaluate(predictor(eval_batches).numpy()))
+        row = {"epoch": epoch + 1, "step": step, **epoch_metrics}
+        best.offer(model, row)  # before the checkpoint: a resumed run never outruns its best file
         store.save(step)
         if role.is_chief:
-            history.append({"epoch": epoch + 1, "step": step, **epoch_metrics})
+            history.append(row)
             _report_epoch(writer, history[-1])
             _write_metrics(run, cfg, history, progress, first_step_seconds, export_path=None)
 
     if not history:  # restarted after the last step: nothing left to train
         history = _load_history(run)
+    chosen = best.restore(model)
+    if chosen:
+        say(f"exportBest: exporting epoch {chosen['epoch']} ({METRIC}={chosen[METRIC]:.4f}), not the last")
+    elif best.enabled:
+        say("exportBest: no best-epoch weights found; exporting the last epoch")
+    export_metadata = {
+        "model_type": cfg.model_type,
+        "run_name": cfg.run_name,
+        "step": chosen["step"] if chosen else step,
+        "epoch": chosen["epoch"] if chosen else (history[-1]["epoch"] if history else None),
+    }
     location = export.export(
         model,
         vectorizer,
@@ -231,11 +260,11 @@ def train(cfg: config_lib.TrainConfig, role: distribution.Role, strategy, proces
         cfg.threshold,
         run.export_dir if role.is_chief else run.scratch / "worker-export",
         run.remote_export_dir if role.is_chief else None,
-        {"model_type": cfg.model_type, "run_name": cfg.run_name, "step": step},
+        export_metadata,
     )
     if not role.is_chief:
         return 0
-    _write_metrics(run, cfg, history, progress, first_step_seconds, export_path=location)
+    _write_metrics(run, cfg, history, progress, first_step_seconds, location, export_metadata["epoch"])
     say(f"exported SavedModel to {location}")
     return 0
 
@@ -252,24 +281,16 @@ def _report_epoch(writer, row: dict) -> None:
     writer.flush()
 
 
-def _pull_from_bucket(run: Run, local: Path) -> bool:
-    """Whether `local` (a file of the run directory) exists, fetched from the bucket's copy of the
-    run when this pod's scratch space is new."""
-    if not local.exists() and run.remote_model_dir:
-        remote = storage.join(run.remote_model_dir, local.name)
-        if storage.exists(remote):
-            storage.download_file(remote, local)
-    return local.exists()
-
-
 def _load_history(run: Run) -> list[dict]:
     """Earlier epochs' metrics, from the bucket when this pod's scratch space is new."""
     import json
 
-    return json.loads(run.metrics.read_text()).get("history", []) if _pull_from_bucket(run, run.metrics) else []
+    return json.loads(run.metrics.read_text()).get("history", []) if run.pull(run.metrics) else []
 
 
-def _write_metrics(run: Run, cfg, history, progress: Progress, first_step_seconds, export_path) -> None:
+def _write_metrics(
+    run: Run, cfg, history, progress: Progress, first_step_seconds, export_path, export_epoch=None
+) -> None:
     summary = {
         "run_name": cfg.run_name,
         "model_type": cfg.model_type,
@@ -277,6 +298,7 @@ def _write_metrics(run: Run, cfg, history, progress: Progress, first_step_second
         "final": history[-1] if history else {},
         "timing": {**progress.summary(), "seconds_to_first_step": first_step_seconds},
         "export": export_path,
+        "export_epoch": export_epoch,
     }
     run.model_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run.metrics, summary)
