@@ -73,12 +73,34 @@ def test_capsule_layer_shapes():
     assert np.all((lengths > 0) & (lengths < 1))
 
 
+def test_unshared_transforms_keep_one_matrix_per_capsule_type():
+    primary = ops.convert_to_numpy(squash(rng.normal(size=(2, 10, 4, 6)).astype("float32")))  # [B, T, P, D]
+    conv = ConvCapsules(capsule_types=3, capsule_dim=5, window=3, shared=False)
+    out = conv(primary)
+    assert ops.shape(out) == (2, 8, 3, 5)
+    assert tuple(conv.kernel.shape) == (3, 4, 6, 3, 5)  # window offset, input type, D_in, C, D
+    classes = ClassCapsules(num_classes=4, capsule_dim=7, shared=False)
+    assert ops.shape(classes(out)) == (2, 4, 7)
+    assert tuple(classes.kernel.shape) == (3, 5, 4, 7)  # input type, D_in, K, D: position-free
+
+    # Position-shared: the same capsules one step later give the same outputs one step later.
+    shifted = np.concatenate([np.zeros_like(primary[:, :1]), primary[:, :-1]], axis=1)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(conv(shifted))[:, 2:], ops.convert_to_numpy(out)[:, 1:-1], rtol=1e-5, atol=1e-6
+    )
+    # Type-specific: swapping two input capsule types changes the result.
+    swapped = primary[:, :, [1, 0, 2, 3]]
+    assert not np.allclose(ops.convert_to_numpy(conv(swapped)), ops.convert_to_numpy(out), atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "layer",
     [
         PrimaryCapsules(capsule_types=4, capsule_dim=6),
         ConvCapsules(capsule_types=3, capsule_dim=5, window=2, iterations=4, leaky=False),
+        ConvCapsules(capsule_types=3, capsule_dim=5, shared=False),
         ClassCapsules(num_classes=4, capsule_dim=7, iterations=2),
+        ClassCapsules(num_classes=4, capsule_dim=7, shared=False),
         CapsuleLength(),
     ],
 )

@@ -40,6 +40,13 @@ def test_kimcnn_has_three_widths_of_100_filters():
     assert model.get_layer("dropout").rate == 0.5
 
 
+def test_shared_transform_switches_the_capsule_kernels():
+    unshared = build_model(tiny_config("capsule-a"), 50, 3).get_layer("class_capsules3")
+    shared = build_model(tiny_config("capsule-a", sharedTransform="true"), 50, 3).get_layer("class_capsules3")
+    assert not unshared.shared and tuple(unshared.kernel.shape) == (2, 4, 3, 4)  # per conv capsule type
+    assert shared.shared and tuple(shared.kernel.shape) == (4, 3, 4)
+
+
 def test_capsule_b_averages_three_branches_and_capsule_a_has_one():
     b = build_model(tiny_config("capsule-b"), 50, 3)
     assert {layer.name for layer in b.layers if layer.name.startswith("class_capsules")} == {
@@ -51,9 +58,12 @@ def test_capsule_b_averages_three_branches_and_capsule_a_has_one():
     assert [layer.name for layer in a.layers if layer.name.startswith("class_capsules")] == ["class_capsules3"]
 
 
-@pytest.mark.parametrize("model_type", config.MODEL_TYPES)
-def test_model_round_trips_through_keras_file(model_type, tmp_path):
-    model = build_model(tiny_config(model_type), 50, 3)
+@pytest.mark.parametrize(
+    "model_type, extra",
+    [(m, {}) for m in config.MODEL_TYPES] + [("capsule-b", {"sharedTransform": "true"})],
+)
+def test_model_round_trips_through_keras_file(model_type, extra, tmp_path):
+    model = build_model(tiny_config(model_type, **extra), 50, 3)
     ids = np.random.default_rng(1).integers(0, 50, (2, 16))
     path = tmp_path / "m.keras"
     model.save(path)
@@ -81,14 +91,17 @@ def test_vectorizer_tokenizes_pads_and_maps_unknown_words():
     assert ids[1].tolist() == [vocabulary.index("good"), 0, 0, 0, 0, 0]
 
 
-def test_masked_capsules_cast_no_votes():
+@pytest.mark.parametrize("shared", [True, False])
+def test_masked_capsules_cast_no_votes(shared):
     """Zeroed (padding) capsules leave the class capsules exactly as they were, which is why
     masking padding positions makes capsule scores independent of how much padding follows."""
     from trainers.layers import ClassCapsules
 
-    layer = ClassCapsules(num_classes=3, capsule_dim=4, iterations=3)
-    words = np.random.default_rng(4).normal(size=(2, 6, 4)).astype("float32")
-    padded = np.concatenate([words, np.zeros((2, 30, 4), dtype="float32")], axis=1)
+    layer = ClassCapsules(num_classes=3, capsule_dim=4, iterations=3, shared=shared)
+    words = np.random.default_rng(4).normal(size=(2, 6, 2, 4)).astype("float32")  # [B, T, P, D]
+    padded = np.concatenate([words, np.zeros((2, 30, 2, 4), dtype="float32")], axis=1)
+    if shared:  # the shared layer takes the capsules flattened
+        words, padded = words.reshape(2, -1, 4), padded.reshape(2, -1, 4)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer(padded)), keras.ops.convert_to_numpy(layer(words)), rtol=1e-5, atol=1e-6
     )

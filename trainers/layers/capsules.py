@@ -102,11 +102,14 @@ class ConvCapsules(layers.Layer):
     """Capsule convolution over time: each output position routes the W*P capsules of its
     window to C capsule types. [B,T,P,D] -> [B,T-W+1,C,D].
 
-    As in the authors' code, one transformation matrix [D, C*D] is shared by all input capsules,
-    so each capsule is transformed once and the windows are cut from the votes afterwards.
+    shared=True is the authors' code: one transformation matrix [D, C*D] for every input
+    capsule, so each capsule is transformed once and the windows are cut from the votes
+    afterwards. shared=False gives each window offset and input capsule type its own matrix,
+    like the kernel of an ordinary convolution: still the same at every position, but a
+    capsule's type and place in the window now shape its vote.
     """
 
-    def __init__(self, capsule_types=16, capsule_dim=16, window=3, iterations=3, leaky=True, **kwargs):
+    def __init__(self, capsule_types=16, capsule_dim=16, window=3, iterations=3, leaky=True, shared=True, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.capsule_types = int(capsule_types)
@@ -114,23 +117,33 @@ class ConvCapsules(layers.Layer):
         self.window = int(window)
         self.iterations = int(iterations)
         self.leaky = bool(leaky)
+        self.shared = bool(shared)
 
     def build(self, input_shape):
         _, _, in_types, in_dim = input_shape
         self.in_types = in_types
+        shape = (in_dim, self.capsule_types, self.capsule_dim)
+        if not self.shared:
+            shape = (self.window, in_types, *shape)
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(in_dim, self.capsule_types, self.capsule_dim),
+            shape=shape,
             initializer=_transformation_initializer(in_dim),
         )
         self.bias = self.add_weight(name="bias", shape=(self.capsule_types, self.capsule_dim), initializer="zeros")
         self.built = True
 
     def call(self, inputs):
-        votes = ops.einsum("btpd,dce->btpce", inputs, self.kernel)  # [B,T,P,C,D]
         steps = ops.shape(inputs)[1] - self.window + 1
-        # [B,T',W*P,C,D]: the window's capsules become this position's routing inputs.
-        windows = ops.concatenate([votes[:, i : i + steps] for i in range(self.window)], axis=2)
+        if self.shared:
+            votes = ops.einsum("btpd,dce->btpce", inputs, self.kernel)  # [B,T,P,C,D]
+            # [B,T',W*P,C,D]: the window's capsules become this position's routing inputs.
+            windows = ops.concatenate([votes[:, i : i + steps] for i in range(self.window)], axis=2)
+        else:
+            windows = ops.concatenate(
+                [ops.einsum("btpd,pdce->btpce", inputs[:, i : i + steps], self.kernel[i]) for i in range(self.window)],
+                axis=2,
+            )
         return dynamic_routing(windows, self.iterations, self.leaky, self.bias)
 
     def compute_output_shape(self, input_shape):
@@ -145,36 +158,47 @@ class ConvCapsules(layers.Layer):
             "window": self.window,
             "iterations": self.iterations,
             "leaky": self.leaky,
+            "shared": self.shared,
         }
 
 
 @keras.saving.register_keras_serializable("textjobs")
 class ClassCapsules(layers.Layer):
-    """Fully connected capsules: all N input capsules route to K class capsules.
+    """Fully connected capsules: every input capsule routes to K class capsules.
 
-    As in the authors' code, one transformation matrix is shared by all input capsules, which
-    keeps the parameter count independent of sentence length. [B,N,D] -> [B,K,D].
+    shared=True (the authors' code): one transformation matrix for all input capsules,
+    [B,N,D] -> [B,K,D]. shared=False: one matrix per input capsule type, shared over positions,
+    [B,T,P,D] -> [B,K,D]. Either way the parameter count is independent of sentence length.
     """
 
-    def __init__(self, num_classes, capsule_dim=16, iterations=3, leaky=True, **kwargs):
+    def __init__(self, num_classes, capsule_dim=16, iterations=3, leaky=True, shared=True, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
         self.capsule_dim = int(capsule_dim)
         self.iterations = int(iterations)
         self.leaky = bool(leaky)
+        self.shared = bool(shared)
 
     def build(self, input_shape):
+        shape = (input_shape[-1], self.num_classes, self.capsule_dim)
+        if not self.shared:
+            shape = (input_shape[-2], *shape)
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(input_shape[-1], self.num_classes, self.capsule_dim),
+            shape=shape,
             initializer=_transformation_initializer(input_shape[-1]),
         )
         self.bias = self.add_weight(name="bias", shape=(self.num_classes, self.capsule_dim), initializer="zeros")
         self.built = True
 
     def call(self, inputs, return_coupling=False):
-        votes = ops.einsum("bnd,dke->bnke", inputs, self.kernel)
+        if self.shared:
+            votes = ops.einsum("bnd,dke->bnke", inputs, self.kernel)
+        else:
+            votes = ops.einsum("btpd,pdke->btpke", inputs, self.kernel)
+            shape = ops.shape(votes)
+            votes = ops.reshape(votes, (shape[0], -1, self.num_classes, self.capsule_dim))
         return dynamic_routing(votes, self.iterations, self.leaky, self.bias, return_coupling)
 
     def compute_output_shape(self, input_shape):
@@ -187,6 +211,7 @@ class ClassCapsules(layers.Layer):
             "capsule_dim": self.capsule_dim,
             "iterations": self.iterations,
             "leaky": self.leaky,
+            "shared": self.shared,
         }
 
 

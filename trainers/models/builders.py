@@ -83,14 +83,21 @@ def _capsule_branch(cfg, num_classes, token_ids, embedded, ngram: int):
         window=CONV_CAPSULE_WINDOW,
         iterations=cfg.routing_iterations,
         leaky=cfg.leaky_routing,
+        shared=cfg.shared_transform,
         name=f"conv_capsules{ngram}",
     )(primary)
     conv_mask = PositionMask(CONV_CAPSULE_WINDOW, 1, name=f"conv_mask{ngram}")(primary_mask)
     conv_caps = MaskPositions(name=f"mask_conv{ngram}")([conv_caps, conv_mask])
-    flat = layers.Reshape((-1, cfg.capsule_dim), name=f"flatten{ngram}")(conv_caps)
+    if cfg.shared_transform:  # one matrix for all: the capsule types can be flattened away
+        conv_caps = layers.Reshape((-1, cfg.capsule_dim), name=f"flatten{ngram}")(conv_caps)
     return ClassCapsules(
-        num_classes, cfg.capsule_dim, cfg.routing_iterations, cfg.leaky_routing, name=f"class_capsules{ngram}"
-    )(flat)
+        num_classes,
+        cfg.capsule_dim,
+        cfg.routing_iterations,
+        cfg.leaky_routing,
+        shared=cfg.shared_transform,
+        name=f"class_capsules{ngram}",
+    )(conv_caps)
 
 
 def _capsule(cfg, num_classes, token_ids, embedded):
