@@ -54,16 +54,21 @@ def run_trainer(values: dict[str, str], env: dict[str, str] | None = None, timeo
     )
 
 
-def predict(export_dir: Path, texts: list[str]) -> list[dict]:
-    """`python -m trainers predict --json` on an export, as a user would run it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "trainers", "predict", "--json", "--model", str(export_dir), *texts],
+def trainers_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m trainers ARGS...` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainers", *args],
         cwd=ROOT,
         env=trainer_env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def predict(export_dir: Path, texts: list[str]) -> list[dict]:
+    """`python -m trainers predict --json` on an export."""
+    result = trainers_cli("predict", "--json", "--model", str(export_dir), *texts)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 

@@ -1,15 +1,13 @@
 """exportBest: the best epoch's weights are the ones exported, and `evaluate` scores an export."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, read_metrics, run_trainer, trainer_env
+from tests.helpers import read_metrics, run_trainer, trainers_cli
 from trainers.best_epoch import BestEpoch
 from trainers.config import SAMPLE_DIR, ConfigError, parse_values
 
@@ -76,24 +74,7 @@ def test_trainer_exports_the_best_epoch_and_evaluate_reproduces_its_score(tmp_pa
     assert metrics["export_epoch"] == best_epoch
     assert json.loads((Path(metrics["export"]) / "labels.json").read_text())["epoch"] == best_epoch
 
-    evaluated = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainers",
-            "evaluate",
-            "--json",
-            "--model",
-            str(tmp_path / "export"),
-            "--data",
-            str(eval_file),
-        ],
-        cwd=ROOT,
-        env=trainer_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    evaluated = trainers_cli("evaluate", "--json", "--model", str(tmp_path / "export"), "--data", str(eval_file))
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     found = json.loads(evaluated.stdout)
     # The export holds the chosen epoch's weights, so serving it reproduces that epoch's score.
@@ -108,13 +89,6 @@ def test_evaluate_names_the_file_and_line_of_bad_data(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     bad = tmp_path / "bad.tsv"
     bad.write_text("sports\tthe match\nno tab on this line\n")
-    evaluated = subprocess.run(
-        [sys.executable, "-m", "trainers", "evaluate", "--model", str(tmp_path / "export"), "--data", str(bad)],
-        cwd=ROOT,
-        env=trainer_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    evaluated = trainers_cli("evaluate", "--model", str(tmp_path / "export"), "--data", str(bad))
     assert evaluated.returncode == 1
     assert f"{bad}:2: expected '<label><TAB><text>'" in evaluated.stderr
