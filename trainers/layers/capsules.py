@@ -140,10 +140,10 @@ class ConvCapsules(layers.Layer):
             # [B,T',W*P,C,D]: the window's capsules become this position's routing inputs.
             windows = ops.concatenate([votes[:, i : i + steps] for i in range(self.window)], axis=2)
         else:
-            windows = ops.concatenate(
-                [ops.einsum("btpd,pdce->btpce", inputs[:, i : i + steps], self.kernel[i]) for i in range(self.window)],
-                axis=2,
-            )
+            # Every capsule is transformed once per window offset, in one batched matmul per
+            # capsule type; each output position then takes offset i's votes from position t+i.
+            votes = ops.einsum("btpd,wpdce->btwpce", inputs, self.kernel)  # [B,T,W,P,C,D]
+            windows = ops.concatenate([votes[:, i : i + steps, i] for i in range(self.window)], axis=2)
         return dynamic_routing(windows, self.iterations, self.leaky, self.bias)
 
     def compute_output_shape(self, input_shape):
