@@ -243,7 +243,9 @@ def train(cfg: config_lib.TrainConfig, role: distribution.Role, strategy, proces
         history = _load_history(run)
     chosen = best.restore(model)
     if chosen:
-        say(f"exportBest: exporting epoch {chosen['epoch']} ({METRIC}={chosen[METRIC]:.4f}), not the last")
+        last = history[-1]["epoch"] if history else chosen["epoch"]
+        which = "the last epoch" if chosen["epoch"] == last else f"not the last ({last})"
+        say(f"exportBest: exporting epoch {chosen['epoch']} ({METRIC}={chosen[METRIC]:.4f}), {which}")
     elif best.enabled:
         say("exportBest: no best-epoch weights found; exporting the last epoch")
     export_metadata = {
