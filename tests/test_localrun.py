@@ -1,5 +1,6 @@
 """`make run`: the rendered TFJob runs locally, replica for replica, and nothing is left behind."""
 
+import json
 import os
 import re
 import shutil
@@ -80,7 +81,9 @@ def read_until(proc: subprocess.Popen, needle: str, timeout: float = 240) -> lis
 
 @pytest.mark.slow
 def test_chief_and_worker_run_to_completion(tmp_path):
-    path = overlay(tmp_path, components=["multi-worker"], dropout="0")
+    # exportBest too: under MultiWorkerMirroredStrategy only the chief evaluates and keeps the
+    # best weights, and the workers must still finish cleanly.
+    path = overlay(tmp_path, components=["multi-worker"], dropout="0", exportBest="true")
     proc = localrun(path, tmp_path / "runs")
     out, _ = proc.communicate(timeout=400)
     assert proc.returncode == 0, out[-4000:]
@@ -90,6 +93,10 @@ def test_chief_and_worker_run_to_completion(tmp_path):
     run = tmp_path / "runs" / "exp"
     assert (run / "metrics.json").exists() and (run / "checkpoints" / "checkpoint").exists()
     assert len(list((run / "export").iterdir())) == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    scores = [row["val_accuracy"] for row in metrics["history"]]
+    assert metrics["export_epoch"] == scores.index(max(scores)) + 1
+    assert "exportBest: exporting epoch" in out
     assert "[localrun] predict:" in out and "job succeeded" in out
     assert (run / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert processes_mentioning(str(tmp_path)) == []
