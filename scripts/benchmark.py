@@ -38,10 +38,14 @@ ACCURACY_SETS = {
 EPOCHS = {"cnn": 10, "kimcnn": 10, "capsule-a": 10, "capsule-b": 10}
 
 
+def _trainer_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without stray configuration keys, TensorFlow quiet."""
+    return {**without_config_env(os.environ), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra or {})}
+
+
 def train(values: dict[str, str], env_extra: dict[str, str] | None = None) -> tuple[dict, float, int]:
     """Run one training process; returns (metrics.json, peak RSS in MiB, exit code)."""
-    env = without_config_env(os.environ)
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})})
+    env = _trainer_env(env_extra)
     command = [sys.executable, "-m", "trainers", "train", *[f"--{k}={v}" for k, v in values.items()]]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = proc.stdout.read()
@@ -109,10 +113,8 @@ def dev_split(train: Path, dev: Path, every: int = 10) -> tuple[Path, Path]:
 
 
 def evaluate(export: Path, data: Path) -> dict:
-    env = without_config_env(os.environ)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     command = [sys.executable, "-m", "trainers", "evaluate", "--json", "--model", str(export), "--data", str(data)]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, cwd=ROOT, env=_trainer_env(), capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 

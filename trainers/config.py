@@ -141,15 +141,16 @@ KEYS: dict[str, Key] = {
     "dropout": Key(_parse_float, "0.5", "dropout rate before the classifier", _fraction),
     "routingIterations": Key(_parse_int, "3", "dynamic-routing iterations", _positive),
     "leakyRouting": Key(_parse_bool, "true", "route to an orphan category as well"),
-    # Zhao et al. use 16 for the next three; 8 measured as accurate on TREC (79.8% vs 80.2%) at
-    # 3.3x the CPU throughput, so 8 is the default and the paper's sizes are one key away.
     # Measured on TREC (dev split, capsule-a, best of 10 epochs): 82.2% with a matrix per capsule
-    # type against 76.6% with the authors' single shared matrix, at the same speed.
+    # type against 76.6% with the authors' single shared matrix; it costs capsule-b about a
+    # quarter of its CPU throughput (515 vs 717 examples/s).
     "sharedTransform": Key(
         _parse_bool,
         "false",
         "one capsule transformation matrix for all input capsules (authors' code); false: one per capsule type",
     ),
+    # Zhao et al. use 16 for the next three; 8 measured as accurate on TREC (79.8% vs 80.2%) at
+    # 3.3x the CPU throughput, so 8 is the default and the paper's sizes are one key away.
     "capsuleDim": Key(_parse_int, "8", "pose size of every capsule (paper: 16)", _positive),
     "capsuleStride": Key(_parse_int, "2", "stride of the n-gram conv feeding the capsules (authors: 2)", _positive),
     "primaryCapsules": Key(_parse_int, "8", "primary capsule types (paper: 16)", _positive),

@@ -92,7 +92,7 @@ def _prepare_data(cfg, run: Run, role):
             run.model_dir.mkdir(parents=True, exist_ok=True)
             text.save_vocabulary(run.vocab, vocabulary, labels)
             if run.remote_model_dir:
-                storage.upload_file(run.vocab, storage.join(run.remote_model_dir, run.vocab.name))
+                storage.upload_file(run.vocab, run.remote(run.vocab))
     lines.check_known_labels(train, labels)
     if evaluation is not None:
         lines.check_known_labels(evaluation, labels)
@@ -241,18 +241,19 @@ def train(cfg: config_lib.TrainConfig, role: distribution.Role, strategy, proces
 
     if not history:  # restarted after the last step: nothing left to train
         history = _load_history(run)
+    last_epoch = history[-1]["epoch"] if history else None
     chosen = best.restore(model)
     if chosen:
-        last = history[-1]["epoch"] if history else chosen["epoch"]
-        which = "the last epoch" if chosen["epoch"] == last else f"not the last ({last})"
+        which = "the last epoch" if chosen["epoch"] == last_epoch else f"not the last ({last_epoch})"
         say(f"exportBest: exporting epoch {chosen['epoch']} ({METRIC}={chosen[METRIC]:.4f}), {which}")
     elif best.enabled:
         say("exportBest: no best-epoch weights found; exporting the last epoch")
+    exported = chosen or {"epoch": last_epoch, "step": step}
     export_metadata = {
         "model_type": cfg.model_type,
         "run_name": cfg.run_name,
-        "step": chosen["step"] if chosen else step,
-        "epoch": chosen["epoch"] if chosen else (history[-1]["epoch"] if history else None),
+        "step": exported["step"],
+        "epoch": exported["epoch"],
     }
     location = export.export(
         model,
@@ -305,7 +306,7 @@ def _write_metrics(
     run.model_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomically(run.metrics, summary)
     if run.remote_model_dir:
-        storage.upload_file(run.metrics, storage.join(run.remote_model_dir, "metrics.json"))
+        storage.upload_file(run.metrics, run.remote(run.metrics))
 
 
 def main(flag_values: dict[str, str], environ=None, process_start: float | None = None) -> int:
