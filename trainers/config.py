@@ -143,7 +143,7 @@ KEYS: dict[str, Key] = {
     "leakyRouting": Key(_parse_bool, "true", "route to an orphan category as well"),
     # Measured on TREC (dev split, capsule-a, best of 10 epochs): 82.2% with a matrix per capsule
     # type against 76.6% with the authors' single shared matrix; it costs capsule-b about a
-    # quarter of its CPU throughput (515 vs 717 examples/s).
+    # quarter of its CPU throughput (527 vs 717 examples/s, medians of 3).
     "sharedTransform": Key(
         _parse_bool,
         "false",
