@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,36 +71,66 @@ def convert(source: Path, target: Path) -> Path:
     return target
 
 
-def speed(models: list[str], steps: int, xla: str, work: Path) -> None:
-    """xla: "auto" (the default: on for capsule nets), "true" or "false"."""
-    print(f"\n## Training speed: {steps} steps, batch 32, bundled sample, xla={xla}, {os.cpu_count()} CPUs")
+def _speed_run(model: str, steps: int, xla: str, run: Path) -> tuple[dict, float] | None:
+    """One fresh training process; (its timing, peak RSS in MiB), or None if it failed."""
+    metrics, rss, code = train(
+        {
+            "modelType": model,
+            "trainSteps": str(steps),
+            "modelDir": str(run),
+            "xla": xla,
+            "logEvery": "1000",
+            "checkpointEvery": "100000",
+            "evalData": "",
+        }
+    )
+    if code:
+        print(f"{model}: failed ({code})", file=sys.stderr)
+        return None
+    return metrics["timing"], rss
+
+
+def speed(models: list[str], steps: int, xla: str, repeats: int, work: Path) -> None:
+    """xla: "auto" (the default: on for capsule nets), "true" or "false".
+
+    The models take turns, `repeats` rounds, so that a slow spell of this shared machine hits all
+    of them alike; every figure is the median over the rounds, and the ratio is the median of the
+    per-round ratios.
+    """
+    print(
+        f"\n## Training speed: {steps} steps, batch 32, bundled sample, xla={xla}, {os.cpu_count()} CPUs, "
+        f"median of {repeats}"
+    )
+    rounds: list[dict[str, tuple[dict, float]]] = []
+    for round_number in range(repeats):
+        rounds.append({})
+        for model in models:
+            result = _speed_run(model, steps, xla, work / f"speed-{model}-{xla}-{round_number}")
+            if result:
+                rounds[-1][model] = result
     print("| model | examples/s | median step (ms) | peak RSS (MiB) | s to first step |")
     print("|---|---|---|---|---|")
-    rates = {}
     for model in models:
-        run = work / f"speed-{model}-{xla}"
-        metrics, rss, code = train(
-            {
-                "modelType": model,
-                "trainSteps": str(steps),
-                "modelDir": str(run),
-                "xla": xla,
-                "logEvery": "1000",
-                "checkpointEvery": "100000",
-                "evalData": "",
-            }
-        )
-        if code:
-            print(f"| {model} | failed ({code}) | | | |")
+        runs = [r[model] for r in rounds if model in r]
+        if not runs:
+            print(f"| {model} | failed | | | |")
             continue
-        timing = metrics["timing"]
-        rates[model] = timing["examples_per_second"]
+        timing = {k: statistics.median(t[k] for t, _ in runs) for k in runs[0][0]}
+        rss = statistics.median(r for _, r in runs)
         print(
             f"| {model} | {timing['examples_per_second']:.0f} | {timing['median_step_seconds'] * 1000:.1f} "
             f"| {rss:.0f} | {timing['seconds_to_first_step']:.1f} |"
         )
-    if "kimcnn" in rates and "capsule-b" in rates:
-        print(f"\ncapsule-b / kimcnn throughput ratio: {rates['capsule-b'] / rates['kimcnn']:.2f}")
+    ratios = [
+        r["capsule-b"][0]["examples_per_second"] / r["kimcnn"][0]["examples_per_second"]
+        for r in rounds
+        if "kimcnn" in r and "capsule-b" in r
+    ]
+    if ratios:
+        print(
+            f"\ncapsule-b / kimcnn throughput ratio: {statistics.median(ratios):.2f} "
+            f"(per round: {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
 
 
 def dev_split(train: Path, dev: Path, every: int = 10) -> tuple[Path, Path]:
@@ -169,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--steps", type=int, default=60, help="training steps per speed run")
+    parser.add_argument("--repeats", type=int, default=3, help="speed rounds; figures are medians over them")
     parser.add_argument("--accuracy", action="store_true", help="also train on SST-2 and TREC")
     parser.add_argument("--epochs", type=int, help="override the accuracy runs' epochs")
     parser.add_argument(
@@ -177,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        speed(args.models, args.steps, "auto", work)
+        speed(args.models, args.steps, "auto", args.repeats, work)
         if args.xla_comparison:
-            speed(args.models, args.steps, "true", work)
-            speed(args.models, args.steps, "false", work)
+            speed(args.models, args.steps, "true", args.repeats, work)
+            speed(args.models, args.steps, "false", args.repeats, work)
         if args.accuracy:
             accuracy(args.models, work, args.epochs)
     return 0

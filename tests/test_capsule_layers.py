@@ -36,6 +36,14 @@ def test_leaky_softmax_leaves_room_for_the_orphan():
     np.testing.assert_allclose(total + orphan, 1.0, rtol=1e-5)
 
 
+def test_leaky_softmax_is_stable_for_large_logits():
+    logits = np.array([[100.0, 90.0, -5.0], [-100.0, -120.0, -90.0]], dtype="float32")
+    coupling = ops.convert_to_numpy(leaky_softmax(logits))
+    assert np.all(np.isfinite(coupling))
+    np.testing.assert_allclose(coupling[0], [1 / (1 + np.exp(-10.0)), 1 / (1 + np.exp(10.0)), 0.0], atol=1e-6)
+    np.testing.assert_allclose(coupling[1], 0.0, atol=1e-30)  # everything goes to the orphan
+
+
 @pytest.mark.parametrize("leaky", [False, True])
 def test_routing_coupling_coefficients_sum_to_one(leaky):
     votes = rng.normal(size=(2, 6, 4, 5)).astype("float32")  # [B, N_in, N_out, D]
@@ -91,6 +99,23 @@ def test_unshared_transforms_keep_one_matrix_per_capsule_type():
     # Type-specific: swapping two input capsule types changes the result.
     swapped = primary[:, :, [1, 0, 2, 3]]
     assert not np.allclose(ops.convert_to_numpy(conv(swapped)), ops.convert_to_numpy(out), atol=1e-4)
+
+
+def test_unshared_conv_capsules_apply_each_offsets_and_types_own_matrix():
+    # One routing iteration leaves the coupling uniform, 1/(C+1) with the orphan, so the output is
+    # squash(sum over window offsets i and input types p of kernel[i, p]^T x[t+i, p] / (C+1) + bias).
+    primary = rng.normal(size=(2, 6, 3, 4)).astype("float32")  # [B, T, P, D]
+    conv = ConvCapsules(capsule_types=2, capsule_dim=5, window=3, iterations=1, shared=False)
+    conv.build(primary.shape)
+    kernel = rng.normal(size=(3, 3, 4, 2, 5)).astype("float32")
+    bias = rng.normal(size=(2, 5)).astype("float32")
+    conv.set_weights([kernel, bias])
+    expected = np.zeros((2, 4, 2, 5), dtype="float32")
+    for t in range(4):
+        for i in range(3):
+            expected[:, t] += np.einsum("bpd,pdce->bce", primary[:, t + i], kernel[i]) / 3.0
+    expected = ops.convert_to_numpy(squash(expected + bias))
+    np.testing.assert_allclose(ops.convert_to_numpy(conv(primary)), expected, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize(
