@@ -71,7 +71,11 @@ def convert(source: Path, target: Path) -> Path:
     return target
 
 
-def _speed_run(model: str, steps: int, xla: str, run: Path) -> tuple[dict, float] | None:
+def _describe(settings: dict[str, str]) -> str:
+    return "".join(f", {k}={v}" for k, v in settings.items())
+
+
+def _speed_run(model: str, steps: int, xla: str, run: Path, settings: dict[str, str]) -> tuple[dict, float] | None:
     """One fresh training process; (its timing, peak RSS in MiB), or None if it failed."""
     metrics, rss, code = train(
         {
@@ -82,6 +86,7 @@ def _speed_run(model: str, steps: int, xla: str, run: Path) -> tuple[dict, float
             "logEvery": "1000",
             "checkpointEvery": "100000",
             "evalData": "",
+            **settings,
         }
     )
     if code:
@@ -90,7 +95,7 @@ def _speed_run(model: str, steps: int, xla: str, run: Path) -> tuple[dict, float
     return metrics["timing"], rss
 
 
-def speed(models: list[str], steps: int, xla: str, repeats: int, work: Path) -> None:
+def speed(models: list[str], steps: int, xla: str, repeats: int, work: Path, settings: dict[str, str]) -> None:
     """xla: "auto" (the default: on for capsule nets), "true" or "false".
 
     The models take turns, `repeats` rounds, so that a slow spell of this shared machine hits all
@@ -99,13 +104,13 @@ def speed(models: list[str], steps: int, xla: str, repeats: int, work: Path) -> 
     """
     print(
         f"\n## Training speed: {steps} steps, batch 32, bundled sample, xla={xla}, {os.cpu_count()} CPUs, "
-        f"median of {repeats}"
+        f"median of {repeats}{_describe(settings)}"
     )
     rounds: list[dict[str, tuple[dict, float]]] = []
     for round_number in range(repeats):
         rounds.append({})
         for model in models:
-            result = _speed_run(model, steps, xla, work / f"speed-{model}-{xla}-{round_number}")
+            result = _speed_run(model, steps, xla, work / f"speed-{model}-{xla}-{round_number}", settings)
             if result:
                 rounds[-1][model] = result
     print("| model | examples/s | median step (ms) | peak RSS (MiB) | s to first step |")
@@ -149,11 +154,14 @@ def evaluate(export: Path, data: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def accuracy(models: list[str], work: Path, epochs_override: int | None) -> None:
+def accuracy(models: list[str], work: Path, epochs_override: int | None, settings: dict[str, str]) -> None:
     if not SHARED.is_dir():
         print(f"\n(accuracy skipped: {SHARED} not found)")
         return
-    print("\n## Test accuracy, random-init embeddings (epoch chosen on dev with exportBest, scored once on test)")
+    print(
+        "\n## Test accuracy, random-init embeddings (epoch chosen on dev with exportBest, scored once on test)"
+        + _describe(settings)
+    )
     print("| data | model | epochs | best dev epoch | dev accuracy | test accuracy | train minutes |")
     print("|---|---|---|---|---|---|---|")
     for name, (train_file, dev_file, test_file, max_length) in ACCURACY_SETS.items():
@@ -181,6 +189,7 @@ def accuracy(models: list[str], work: Path, epochs_override: int | None) -> None
                     "modelDir": str(run_dir),
                     "logEvery": "100000",
                     "checkpointEvery": "100000",
+                    **settings,
                 }
             )
             minutes = (time.monotonic() - started) / 60
@@ -206,15 +215,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--xla-comparison", action="store_true", help="also time every model with XLA forced on and forced off"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a configuration key for every run, e.g. --set sharedTransform=true (repeatable)",
+    )
     args = parser.parse_args(argv)
+    settings = dict(item.partition("=")[::2] for item in args.set)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        speed(args.models, args.steps, "auto", args.repeats, work)
+        speed(args.models, args.steps, "auto", args.repeats, work, settings)
         if args.xla_comparison:
-            speed(args.models, args.steps, "true", args.repeats, work)
-            speed(args.models, args.steps, "false", args.repeats, work)
+            speed(args.models, args.steps, "true", args.repeats, work, settings)
+            speed(args.models, args.steps, "false", args.repeats, work, settings)
         if args.accuracy:
-            accuracy(args.models, work, args.epochs)
+            accuracy(args.models, work, args.epochs, settings)
     return 0
 
 
