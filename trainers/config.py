@@ -142,8 +142,8 @@ KEYS: dict[str, Key] = {
     "routingIterations": Key(_parse_int, "3", "dynamic-routing iterations", _positive),
     "leakyRouting": Key(_parse_bool, "true", "route to an orphan category as well"),
     # Measured on TREC (dev split, capsule-a, best of 10 epochs): 82.2% with a matrix per capsule
-    # type against 76.6% with the authors' single shared matrix; it costs capsule-b about a
-    # quarter of its CPU throughput (527 vs 717 examples/s, medians of 3).
+    # type against 76.6% with the authors' single shared matrix; it costs capsule-b about 7% of
+    # its CPU throughput (697 vs 749 examples/s, medians of 3 rounds).
     "sharedTransform": Key(
         _parse_bool,
         "false",
@@ -168,7 +168,7 @@ KEYS: dict[str, Key] = {
     "logEvery": Key(_parse_int, "20", "steps between progress lines", _positive),
     "seed": Key(_parse_int, "42", "seed for initialisation and shuffling"),
     "mixedPrecision": Key(_parse_bool, "false", "float16 compute with loss scaling (GPUs)"),
-    "xla": Key(_parse_auto_bool, "auto", "XLA-compile the step; auto: on for capsule nets (5x faster), off for CNNs"),
+    "xla": Key(_parse_auto_bool, "auto", "XLA-compile the step; auto: on for capsule nets (2.8x faster), off for CNNs"),
     "scratchDir": Key(_parse_str, "", "local working directory when modelDir is in a bucket"),
 }
 
