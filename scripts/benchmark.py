@@ -154,7 +154,44 @@ def evaluate(export: Path, data: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def accuracy(models: list[str], work: Path, epochs_override: int | None, settings: dict[str, str]) -> None:
+def _accuracy_run(
+    model: str, data: tuple[Path, Path, Path], max_length: int, epochs: int, seed: int, settings, run_dir: Path
+) -> dict | None:
+    """Train with exportBest on (train, dev), score the export once on test."""
+    train_path, dev_path, test_path = data
+    started = time.monotonic()
+    metrics, _, code = train(
+        {
+            "modelType": model,
+            "trainData": str(train_path),
+            "evalData": str(dev_path),
+            "exportBest": "true",
+            "numEpochs": str(epochs),
+            "maxLength": str(max_length),
+            "embeddingDim": "300",
+            "batchSize": "50",
+            "learningRate": "0.001",
+            "seed": str(seed),
+            "modelDir": str(run_dir),
+            "logEvery": "100000",
+            "checkpointEvery": "100000",
+            **settings,
+        }
+    )
+    if code:
+        return None
+    best = metrics["history"][metrics["export_epoch"] - 1]
+    return {
+        "epoch": best["epoch"],
+        "dev": best["val_accuracy"],
+        "test": evaluate(run_dir / "export", test_path)["accuracy"],
+        "minutes": (time.monotonic() - started) / 60,
+    }
+
+
+def accuracy(
+    models: list[str], work: Path, epochs_override: int | None, seeds: list[int], settings: dict[str, str]
+) -> None:
     if not SHARED.is_dir():
         print(f"\n(accuracy skipped: {SHARED} not found)")
         return
@@ -162,8 +199,8 @@ def accuracy(models: list[str], work: Path, epochs_override: int | None, setting
         "\n## Test accuracy, random-init embeddings (epoch chosen on dev with exportBest, scored once on test)"
         + _describe(settings)
     )
-    print("| data | model | epochs | best dev epoch | dev accuracy | test accuracy | train minutes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| data | model | epochs | seed | best dev epoch | dev accuracy | test accuracy | train minutes |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, (train_file, dev_file, test_file, max_length) in ACCURACY_SETS.items():
         train_path = convert(SHARED / train_file, work / f"{name}.train.tsv")
         test_path = convert(SHARED / test_file, work / f"{name}.test.tsv")
@@ -173,36 +210,34 @@ def accuracy(models: list[str], work: Path, epochs_override: int | None, setting
             train_path, dev_path = dev_split(train_path, work / f"{name}.dev.tsv")
         for model in models:
             epochs = epochs_override or EPOCHS[model]
-            run_dir = work / f"acc-{name}-{model}"
-            started = time.monotonic()
-            metrics, _, code = train(
-                {
-                    "modelType": model,
-                    "trainData": str(train_path),
-                    "evalData": str(dev_path),
-                    "exportBest": "true",
-                    "numEpochs": str(epochs),
-                    "maxLength": str(max_length),
-                    "embeddingDim": "300",
-                    "batchSize": "50",
-                    "learningRate": "0.001",
-                    "modelDir": str(run_dir),
-                    "logEvery": "100000",
-                    "checkpointEvery": "100000",
-                    **settings,
-                }
-            )
-            minutes = (time.monotonic() - started) / 60
-            if code:
-                print(f"| {name} | {model} | {epochs} | failed ({code}) | | | {minutes:.1f} |", flush=True)
-                continue
-            best = metrics["history"][metrics["export_epoch"] - 1]
-            test = evaluate(run_dir / "export", test_path)
-            print(
-                f"| {name} | {model} | {epochs} | {best['epoch']} | {best['val_accuracy'] * 100:.1f}% "
-                f"| {test['accuracy'] * 100:.1f}% | {minutes:.1f} |",
-                flush=True,
-            )
+            results = []
+            for seed in seeds:
+                found = _accuracy_run(
+                    model,
+                    (train_path, dev_path, test_path),
+                    max_length,
+                    epochs,
+                    seed,
+                    settings,
+                    work / f"acc-{name}-{model}-{seed}",
+                )
+                if found is None:
+                    print(f"| {name} | {model} | {epochs} | {seed} | failed | | | |", flush=True)
+                    continue
+                results.append(found)
+                print(
+                    f"| {name} | {model} | {epochs} | {seed} | {found['epoch']} | {found['dev'] * 100:.1f}% "
+                    f"| {found['test'] * 100:.1f}% | {found['minutes']:.1f} |",
+                    flush=True,
+                )
+            if len(results) > 1:
+                dev = statistics.median(r["dev"] for r in results) * 100
+                test = [r["test"] * 100 for r in results]
+                print(
+                    f"| {name} | {model} | {epochs} | median of {len(results)} | | {dev:.1f}% "
+                    f"| {statistics.median(test):.1f}% ({min(test):.1f}–{max(test):.1f}) | |",
+                    flush=True,
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="speed rounds; figures are medians over them")
     parser.add_argument("--accuracy", action="store_true", help="also train on SST-2 and TREC")
     parser.add_argument("--epochs", type=int, help="override the accuracy runs' epochs")
+    parser.add_argument(
+        "--seeds",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[42],
+        help="comma-separated seeds for the accuracy runs; with several, a median row follows (default: 42)",
+    )
     parser.add_argument(
         "--xla-comparison", action="store_true", help="also time every model with XLA forced on and forced off"
     )
@@ -231,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             speed(args.models, args.steps, "true", args.repeats, work, settings)
             speed(args.models, args.steps, "false", args.repeats, work, settings)
         if args.accuracy:
-            accuracy(args.models, work, args.epochs, settings)
+            accuracy(args.models, work, args.epochs, args.seeds, settings)
     return 0
 
 
