@@ -39,14 +39,14 @@ ACCURACY_SETS = {
 EPOCHS = {"cnn": 10, "kimcnn": 10, "capsule-a": 10, "capsule-b": 10}
 
 
-def _trainer_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def _trainer_env() -> dict[str, str]:
     """This environment without stray configuration keys, TensorFlow quiet."""
-    return {**without_config_env(os.environ), "TF_CPP_MIN_LOG_LEVEL": "2", **(extra or {})}
+    return {**without_config_env(os.environ), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def train(values: dict[str, str], env_extra: dict[str, str] | None = None) -> tuple[dict, float, int]:
+def train(values: dict[str, str]) -> tuple[dict, float, int]:
     """Run one training process; returns (metrics.json, peak RSS in MiB, exit code)."""
-    env = _trainer_env(env_extra)
+    env = _trainer_env()
     command = [sys.executable, "-m", "trainers", "train", *[f"--{k}={v}" for k, v in values.items()]]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = proc.stdout.read()
@@ -69,6 +69,14 @@ def convert(source: Path, target: Path) -> Path:
             lines.append(f"{label}\t{text.strip()}")
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def _setting(text: str) -> tuple[str, str]:
+    """`--set KEY=VALUE` as a (key, value) pair; the trainer itself checks key and value."""
+    key, equals, value = text.partition("=")
+    if not key or not equals:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _describe(settings: dict[str, str]) -> str:
@@ -258,13 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--set",
+        type=_setting,
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="a configuration key for every run, e.g. --set sharedTransform=true (repeatable)",
     )
     args = parser.parse_args(argv)
-    settings = dict(item.partition("=")[::2] for item in args.set)
+    settings = dict(args.set)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         speed(args.models, args.steps, "auto", args.repeats, work, settings)
