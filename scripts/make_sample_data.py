@@ -1,4 +1,4 @@
-"""Generate the bundled sample datasets in trainers/sample_data/ (deterministic; committed).
+"""Generate the bundled sample datasets in trainers/tasks/classify/sample_data/ (deterministic; committed).
 
 Synthetic topic classification, made by this project so that tests and `make run` need no
 download: each sentence mixes filler words with a few keywords of its topic(s) and, to keep the
@@ -14,7 +14,7 @@ import argparse
 import random
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "trainers" / "sample_data"
+OUT = Path(__file__).resolve().parent.parent / "trainers" / "tasks" / "classify" / "sample_data"
 
 TOPICS = {
     "sports": [

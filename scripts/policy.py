@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.manifests import Rendered
-from trainers.config import ConfigError, check_configmap_data
+from trainers.runtime.config import ConfigError, check_configmap_data
+from trainers.tasks import registry
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Pod names are <job>-<replica type>-<index>; keep room for "-worker-NN" within 63 characters.
@@ -181,7 +182,7 @@ def rule_trainer_config(r: Rendered) -> Iterator[Violation]:
         if name not in referenced:
             continue
         try:
-            check_configmap_data(doc.get("data") or {}, f"{r.name}: {_obj(doc)}")
+            check_configmap_data(doc.get("data") or {}, f"{r.name}: {_obj(doc)}", registry())
         except ConfigError as exc:
             text = str(exc).split(": ", 2)[-1]
             yield Violation(r.name, _obj(doc), "data", text)

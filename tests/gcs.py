@@ -15,7 +15,7 @@ def fake_gcs(monkeypatch):
     server = FakeGCSServer()
     server.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
-    from trainers import storage
+    from trainers.runtime import storage
 
     storage.client.cache_clear()
     try:
@@ -26,7 +26,7 @@ def fake_gcs(monkeypatch):
 
 
 def make_bucket(name: str):
-    from trainers import storage
+    from trainers.runtime import storage
 
     return storage.client().create_bucket(name)
 

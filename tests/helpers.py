@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainers.config import without_config_env
+from trainers.runtime.config import without_config_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from tests.helpers import read_metrics, run_trainer, trainers_cli
-from trainers.best_epoch import BestEpoch
-from trainers.config import SAMPLE_DIR, ConfigError, parse_values
+from trainers.runtime.best_epoch import BestEpoch
+from trainers.runtime.config import ConfigError, parse_values
+from trainers.tasks import registry
+from trainers.tasks.classify.task import SAMPLE_DIR
 
 
 class LocalRun:
     def __init__(self, directory: Path):
         self.best_weights = directory / "best.weights.h5"
 
-    def remote(self, local):
-        return None
+    def push(self, local):
+        pass
 
     def pull(self, local):
         return local.exists()
@@ -33,7 +35,7 @@ def _set(model, value):
 
 def test_best_weights_follow_the_best_row_and_survive_a_resume(tmp_path):
     run, model = LocalRun(tmp_path), _model()
-    best = BestEpoch(run, True, history=[])
+    best = BestEpoch(run, True, "val_accuracy", higher_is_better=True)
     for epoch, (accuracy, value) in enumerate([(0.5, 1.0), (0.8, 2.0), (0.7, 3.0)], start=1):
         _set(model, value)
         best.offer(model, {"epoch": epoch, "step": epoch * 10, "val_accuracy": accuracy})
@@ -41,7 +43,8 @@ def test_best_weights_follow_the_best_row_and_survive_a_resume(tmp_path):
 
     # A restarted run knows the best so far from metrics.json history: a worse epoch does not replace it.
     history = [{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.8}, {"epoch": 3, "val_accuracy": 0.7}]
-    resumed = BestEpoch(run, True, history)
+    resumed = BestEpoch(run, True, "val_accuracy", higher_is_better=True)
+    resumed.reset(history)
     _set(model, 4.0)
     assert not resumed.offer(model, {"epoch": 4, "step": 40, "val_accuracy": 0.79})
     chosen = resumed.restore(model)
@@ -51,7 +54,7 @@ def test_best_weights_follow_the_best_row_and_survive_a_resume(tmp_path):
 
 def test_disabled_best_epoch_keeps_the_last_weights(tmp_path):
     run, model = LocalRun(tmp_path), _model()
-    best = BestEpoch(run, False, history=[])
+    best = BestEpoch(run, False, "val_accuracy", higher_is_better=True)
     _set(model, 1.0)
     assert not best.offer(model, {"epoch": 1, "step": 10, "val_accuracy": 0.9})
     assert best.restore(model) is None and not run.best_weights.exists()
@@ -59,7 +62,7 @@ def test_disabled_best_epoch_keeps_the_last_weights(tmp_path):
 
 def test_export_best_needs_eval_data():
     with pytest.raises(ConfigError, match="exportBest='true' needs evalData"):
-        parse_values([("flags", {"exportBest": "true", "trainData": "data/all.tsv"})])
+        parse_values([("flags", {"exportBest": "true", "trainData": "data/all.tsv"})], registry())
 
 
 def test_trainer_exports_the_best_epoch_and_evaluate_reproduces_its_score(tmp_path):
@@ -90,5 +93,15 @@ def test_evaluate_names_the_file_and_line_of_bad_data(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("sports\tthe match\nno tab on this line\n")
     evaluated = trainers_cli("evaluate", "--model", str(tmp_path / "export"), "--data", str(bad))
-    assert evaluated.returncode == 1
+    assert evaluated.returncode == 2
     assert f"{bad}:2: expected '<label><TAB><text>'" in evaluated.stderr
+
+
+def test_lower_is_better_scores_keep_the_smallest(tmp_path):
+    run, model = LocalRun(tmp_path), _model()
+    best = BestEpoch(run, True, "val_loss", higher_is_better=False)
+    for epoch, (loss, value) in enumerate([(0.9, 1.0), (0.3, 2.0), (0.5, 3.0)], start=1):
+        _set(model, value)
+        best.offer(model, {"epoch": epoch, "step": epoch, "val_loss": loss})
+    assert best.restore(model)["epoch"] == 2
+    assert all(np.all(w == 2.0) for w in model.get_weights())

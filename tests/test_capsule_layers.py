@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from trainers.layers import (
+from trainers.tasks.classify.layers import (
     CapsuleLength,
     ClassCapsules,
     ConvCapsules,

@@ -4,8 +4,18 @@ import sys
 import pytest
 
 from tests.helpers import ROOT
-from trainers import config
-from trainers.config import ConfigError, check_configmap_data, load
+from trainers.runtime import config
+from trainers.runtime.config import ConfigError
+from trainers.runtime.keys import KEYS as RUNTIME_KEYS
+from trainers.tasks import registry
+
+
+def load(flags, environ):
+    return config.load(flags, environ, registry())
+
+
+def check_configmap_data(data, source):
+    return config.check_configmap_data(data, source, registry())
 
 
 def test_defaults_give_a_complete_local_run():
@@ -39,9 +49,21 @@ def test_multi_label_defaults_to_the_multi_label_sample():
     ("values", "expected"),
     [
         ({"modelType": "lstm"}, "modelType='lstm' unknown model type"),
-        ({"learningRate": "-0.1"}, "learningRate='-0.1' must be > 0"),
-        ({"learningRate": "0"}, "learningRate='0' must be > 0"),
-        ({"batchSize": "0"}, "batchSize='0' must be > 0"),
+        ({"learningRate": "-0.1"}, "learningRate='-0.1' must be in (0, 10]"),
+        ({"learningRate": "0"}, "learningRate='0' must be in (0, 10]"),
+        ({"batchSize": "0"}, "batchSize='0' must be between 1 and 65536"),
+        ({"batchSize": "100000000"}, "batchSize='100000000' must be between 1 and 65536"),
+        ({"seed": "-1"}, "seed='-1' must be between 0 and 2147483647"),
+        ({"seed": "4294967296"}, "seed='4294967296' must be between 0 and 2147483647"),
+        ({"vocabSize": "2"}, "vocabSize='2' must be between 3 and 10000000"),
+        ({"maxLength": "1000000"}, "maxLength='1000000' must be between 1 and 10000"),
+        ({"embeddingDim": "0"}, "embeddingDim='0' must be between 1 and 4096"),
+        (
+            {"vocabSize": "9000000", "embeddingDim": "4096"},
+            "vocabSize=9000000 x embeddingDim=4096 is an embedding table",
+        ),
+        ({"routingIterations": "1000"}, "routingIterations='1000' must be between 1 and 20"),
+        ({"peerTimeoutSeconds": "0"}, "peerTimeoutSeconds='0' must be between 1 and 86400"),
         ({"batchSize": "32.5"}, "batchSize='32.5' is not an integer"),
         ({"learningRate": "1e-3x"}, "learningRate='1e-3x' is not a number"),
         ({"learningRate": "nan"}, "learningRate='nan' is not a finite number"),
@@ -76,9 +98,11 @@ def test_non_string_configmap_value_is_reported():
         check_configmap_data({"batchSize": 32}, "cm")
 
 
-def test_every_key_has_a_field():
-    fields = set(config.TrainConfig.__dataclass_fields__) - {"sources"}
-    assert {config.snake(k) for k in config.KEYS} == fields
+def test_every_runtime_and_task_key_is_a_value_of_the_config():
+    for task in registry().tasks:
+        cfg = load({"modelType": task.model_types[0]}, {})
+        assert {config.snake(k) for k in [*RUNTIME_KEYS, *task.keys]} == set(cfg.as_dict())
+        assert cfg.task_name == task.name
 
 
 def test_check_config_cli_runs_without_tensorflow(tmp_path):
@@ -99,7 +123,7 @@ def test_check_config_cli_runs_without_tensorflow(tmp_path):
         [sys.executable, "-c", probe, "check-config", str(bad)], cwd=ROOT, capture_output=True, text=True
     )
     assert failed.returncode == 2
-    assert "ConfigMap b: learningRate='-1' must be > 0" in failed.stderr
+    assert "ConfigMap b: learningRate='-1' must be in (0, 10]" in failed.stderr
 
 
 def test_xla_auto_follows_the_model_type_and_can_be_forced():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from trainers.embeddings import load_embedding_matrix
-from trainers.lines import DataError
+from trainers.tasks.classify.embeddings import load_embedding_matrix
+from trainers.tasks.classify.lines import DataError
 
 VOCABULARY = ["<pad>", "<oov>", "film", "good", "unseen"]
 

@@ -9,9 +9,9 @@ import pytest
 
 from tests.gcs import FlakyProxy, fake_gcs, make_bucket
 from tests.helpers import ROOT, katib_metrics, run_trainer
-from trainers import storage
+from trainers.runtime import storage
 
-SAMPLE = ROOT / "trainers" / "sample_data"
+SAMPLE = ROOT / "trainers" / "tasks" / "classify" / "sample_data"
 
 
 @pytest.fixture
@@ -125,5 +125,6 @@ def test_training_with_a_missing_bucket_fails_fast(gcs, tmp_path):
         {"modelType": "cnn", "bucket": "absent-bucket", "scratchDir": str(tmp_path)},
         env={"STORAGE_EMULATOR_HOST": gcs.url},
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # permanent: under 128, so the TFJob's ExitCode policy does not retry
     assert "bucket gs://absent-bucket does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

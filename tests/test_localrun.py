@@ -15,7 +15,7 @@ import pytest
 from scripts import validate
 from scripts.new_experiment import scaffold
 from tests.helpers import ROOT, TINY
-from trainers.config import without_config_env
+from trainers.runtime.config import without_config_env
 
 
 def overlay(tmp_path: Path, components=(), **literals) -> Path:
@@ -138,7 +138,7 @@ def test_broken_overlay_fails_before_any_process_starts(tmp_path):
     proc = localrun(path, tmp_path / "runs")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert "learningRate='-1' must be > 0" in out
+    assert "learningRate='-1' must be in (0, 10]" in out
     assert "no replica was started" in out
     assert not (tmp_path / "runs").exists()
 

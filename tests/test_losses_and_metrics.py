@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from trainers.losses import crossentropy, margin_loss
-from trainers.metrics import evaluate, multi_label_scores, predictions
+from trainers.tasks.classify.losses import crossentropy, margin_loss
+from trainers.tasks.classify.metrics import evaluate, multi_label_scores, predictions
 
 
 def test_margin_loss_hand_computed():

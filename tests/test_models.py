@@ -2,9 +2,11 @@ import keras
 import numpy as np
 import pytest
 
-from trainers import config
-from trainers.models import build_model
-from trainers.text import Vectorizer, build_vocabulary
+from trainers.runtime import config
+from trainers.tasks import registry
+from trainers.tasks.classify.keys import MODEL_TYPES
+from trainers.tasks.classify.models import build_model
+from trainers.tasks.classify.text import Vectorizer, build_vocabulary
 
 TINY = {
     "embeddingDim": "8",
@@ -18,10 +20,10 @@ TINY = {
 
 
 def tiny_config(model_type, **extra):
-    return config.parse_values([("test", {**TINY, "modelType": model_type, **extra})])
+    return config.parse_values([("test", {**TINY, "modelType": model_type, **extra})], registry())
 
 
-@pytest.mark.parametrize("model_type", config.MODEL_TYPES)
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 @pytest.mark.parametrize("multi_label", ["false", "true"])
 def test_models_map_ids_to_scores_in_unit_interval(model_type, multi_label):
     model = build_model(tiny_config(model_type, multiLabel=multi_label), vocabulary_size=50, num_classes=3)
@@ -33,7 +35,7 @@ def test_models_map_ids_to_scores_in_unit_interval(model_type, multi_label):
 
 
 def test_kimcnn_has_three_widths_of_100_filters():
-    cfg = config.parse_values([("t", {"modelType": "kimcnn", "maxLength": "16", "embeddingDim": "8"})])
+    cfg = config.parse_values([("t", {"modelType": "kimcnn", "maxLength": "16", "embeddingDim": "8"})], registry())
     model = build_model(cfg, 50, 2)
     ngram = model.get_layer("ngram_conv")
     assert ngram.ngram_sizes == (3, 4, 5) and ngram.filters == 100
@@ -60,7 +62,7 @@ def test_capsule_b_averages_three_branches_and_capsule_a_has_one():
 
 @pytest.mark.parametrize(
     "model_type, extra",
-    [(m, {}) for m in config.MODEL_TYPES] + [("capsule-b", {"sharedTransform": "true"})],
+    [(m, {}) for m in MODEL_TYPES] + [("capsule-b", {"sharedTransform": "true"})],
 )
 def test_model_round_trips_through_keras_file(model_type, extra, tmp_path):
     model = build_model(tiny_config(model_type, **extra), 50, 3)
@@ -95,7 +97,7 @@ def test_vectorizer_tokenizes_pads_and_maps_unknown_words():
 def test_masked_capsules_cast_no_votes(shared):
     """Zeroed (padding) capsules leave the class capsules exactly as they were, which is why
     masking padding positions makes capsule scores independent of how much padding follows."""
-    from trainers.layers import ClassCapsules
+    from trainers.tasks.classify.layers import ClassCapsules
 
     layer = ClassCapsules(num_classes=3, capsule_dim=4, iterations=3, shared=shared)
     words = np.random.default_rng(4).normal(size=(2, 6, 2, 4)).astype("float32")  # [B, T, P, D]
@@ -123,7 +125,7 @@ def test_capsule_model_masks_padding_positions():
 
 
 def test_position_mask_matches_valid_convolution_geometry():
-    from trainers.layers import PositionMask
+    from trainers.tasks.classify.layers import PositionMask
 
     ids = np.array([[5, 6, 7, 0, 0, 0, 0, 0, 0, 0]])
     mask = keras.ops.convert_to_numpy(PositionMask(3, 2)(ids))

@@ -70,7 +70,7 @@ CASES = {
     ),
     "bad config": (
         lambda r: next(d for d in r.documents if d["kind"] == "ConfigMap")["data"].update(learningRate="-1"),
-        "learningRate='-1' must be > 0",
+        "learningRate='-1' must be in (0, 10]",
     ),
     "typo key": (
         lambda r: next(d for d in r.documents if d["kind"] == "ConfigMap")["data"].update(numEpoch="3"),

@@ -90,13 +90,14 @@ def test_malformed_data_line_fails_naming_file_and_line(tmp_path):
 
 
 def test_train_help_lists_every_key():
-    from trainers.config import KEYS
+    from trainers.runtime.keys import KEYS
+    from trainers.tasks import registry
 
     result = subprocess.run(
         [sys.executable, "-m", "trainers", "train", "--help"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0
-    for key in KEYS:
+    for key in [*KEYS, *(k for task in registry().tasks for k in task.keys)]:
         assert f"--{key}" in result.stdout
 
 

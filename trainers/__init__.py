@@ -1,7 +1,9 @@
-"""textjobs trainers: TensorFlow 2.21 / Keras 3 text classifiers run as Kubeflow TFJobs.
+"""textjobs trainers: TensorFlow 2.21 / Keras 3 text models run as Kubeflow TFJobs.
 
-Importing this package does not import TensorFlow: `trainers.config` must stay usable by
-`make validate`, which checks every experiment's ConfigMap without paying TF's start-up cost.
+`runtime/` is what every training job needs (configuration, distribution, storage, checkpoints
+and resume, the step loop, metrics, export); `tasks/` holds one package per workload. Importing
+this package, the runtime's configuration or a task's registry entry does not import TensorFlow:
+`make validate` checks every experiment's ConfigMap without paying TF's start-up cost.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

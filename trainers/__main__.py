@@ -16,38 +16,38 @@ USAGE = """usage: python -m trainers <command> [options]
 
 commands:
   train         train one model; configuration from --flags, environment, defaults
-                (python -m trainers train --help lists every key)
-  predict       classify texts with an exported SavedModel
+                (python -m trainers train --help lists every key and exit code)
+  predict       run an exported SavedModel on texts
   evaluate      score an exported SavedModel on a labelled file
   check-config  check experiment ConfigMaps without starting TensorFlow
 """
 
 
-def _train(argv: list[str]) -> int:
-    from trainers import cli_flags, train
+def _train(argv: list[str], registry) -> int:
+    from trainers.runtime import cli_flags, trainer
 
-    flag_values = cli_flags.parse(argv)
+    flag_values = cli_flags.parse(argv, registry)
     if flag_values is None:
         return 0
-    return train.main(flag_values, process_start=PROCESS_START)
+    return trainer.main(flag_values, registry, process_start=PROCESS_START)
 
 
-def _predict(argv: list[str]) -> int:
-    from trainers import predict
+def _predict(argv: list[str], registry) -> int:
+    from trainers.runtime import predict
 
-    return predict.main(argv)
-
-
-def _evaluate(argv: list[str]) -> int:
-    from trainers import evaluate
-
-    return evaluate.main(argv)
+    return predict.main(argv, registry)
 
 
-def _check_config(argv: list[str]) -> int:
-    from trainers import check_config
+def _evaluate(argv: list[str], registry) -> int:
+    from trainers.runtime import evaluate
 
-    return check_config.main(argv)
+    return evaluate.main(argv, registry)
+
+
+def _check_config(argv: list[str], registry) -> int:
+    from trainers.runtime import check_config
+
+    return check_config.main(argv, registry)
 
 
 COMMANDS = {"train": _train, "predict": _predict, "evaluate": _evaluate, "check-config": _check_config}
@@ -62,7 +62,9 @@ def run(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
-    return command(argv[1:])
+    from trainers.tasks import registry
+
+    return command(argv[1:], registry())
 
 
 if __name__ == "__main__":

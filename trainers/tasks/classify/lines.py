@@ -1,6 +1,6 @@
-"""The training-data line format, parsed without TensorFlow.
+"""The classification line format, parsed without TensorFlow.
 
-One example per line, UTF-8:
+One example per line, UTF-8 (a byte-order mark is ignored):
 
     <label>\t<text>                   single-label
     <label>,<label>,...\t<text>       multi-label (multiLabel=true)
@@ -14,15 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trainers.runtime.errors import DataError
+from trainers.runtime.textfile import content_lines
 
-class DataError(ValueError):
-    """A data file that cannot be used; the message names the file and line."""
+__all__ = ["DataError", "Examples", "check_known_labels", "label_names", "parse_line", "read_examples"]
 
 
 @dataclass
 class Examples:
     texts: list[str] = field(default_factory=list)
     labels: list[tuple[str, ...]] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)
     skipped: int = 0
     path: str = ""
 
@@ -49,27 +51,18 @@ def parse_line(line: str, multi_label: bool) -> tuple[tuple[str, ...], str]:
 
 
 def read_examples(path: str | Path, multi_label: bool, skip_bad_lines: bool) -> Examples:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
     examples = Examples(path=str(path))
-    with path.open(encoding="utf-8", errors="strict") as handle:
+    for number, line in content_lines(path):
         try:
-            for number, raw in enumerate(handle, start=1):
-                line = raw.rstrip("\r\n")
-                if not line.strip() or line.startswith("#"):
-                    continue
-                try:
-                    labels, text = parse_line(line, multi_label)
-                except ValueError as exc:
-                    if skip_bad_lines:
-                        examples.skipped += 1
-                        continue
-                    raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
-                examples.labels.append(labels)
-                examples.texts.append(text)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+            labels, text = parse_line(line, multi_label)
+        except ValueError as exc:
+            if skip_bad_lines:
+                examples.skipped += 1
+                continue
+            raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
+        examples.labels.append(labels)
+        examples.texts.append(text)
+        examples.line_numbers.append(number)
     if not examples.texts:
         raise DataError(f"{path}: no examples")
     return examples
@@ -82,10 +75,10 @@ def label_names(examples: Examples) -> list[str]:
 
 def check_known_labels(examples: Examples, names: list[str]) -> None:
     known = set(names)
-    for index, labels in enumerate(examples.labels):
+    for line_number, labels in zip(examples.line_numbers, examples.labels, strict=True):
         unknown = [label for label in labels if label not in known]
         if unknown:
             raise DataError(
-                f"{examples.path}: example {index + 1} has label {unknown[0]!r}, "
-                f"which the training data never uses (known: {', '.join(names)})"
+                f"{examples.path}:{line_number}: label {unknown[0]!r} is not one the model was trained on "
+                f"(known: {', '.join(names)})"
             )

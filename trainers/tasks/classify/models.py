@@ -6,8 +6,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from trainers.config import CONV_CAPSULE_WINDOW, TrainConfig, check_length
-from trainers.layers import (
+from trainers.runtime.config import Config, ConfigError
+from trainers.tasks.classify.keys import CONV_CAPSULE_WINDOW, length_problem
+from trainers.tasks.classify.layers import (
     CapsuleLength,
     ClassCapsules,
     ConvCapsules,
@@ -17,11 +18,11 @@ from trainers.layers import (
     PrimaryCapsules,
 )
 
-# Which loss each model trains with (trainers.losses).
+# Which loss each model trains with (losses.py).
 LOSS_KIND = {"cnn": "crossentropy", "kimcnn": "crossentropy", "capsule-a": "margin", "capsule-b": "margin"}
 
 
-def _embedding(cfg: TrainConfig, vocabulary_size: int, weights: np.ndarray | None):
+def _embedding(cfg: Config, vocabulary_size: int, weights: np.ndarray | None):
     if weights is None:
         # Kim 2014's U(-0.25, 0.25): Keras's default U(-0.05, 0.05) leaves capsule inputs so
         # small that squashing (quadratic near zero) flattens them to nothing.
@@ -40,7 +41,7 @@ def _embedding(cfg: TrainConfig, vocabulary_size: int, weights: np.ndarray | Non
     )
 
 
-def _classifier_head(cfg: TrainConfig, num_classes: int, features):
+def _classifier_head(cfg: Config, num_classes: int, features):
     features = layers.Dropout(cfg.dropout, name="dropout")(features)
     activation = "sigmoid" if cfg.multi_label else "softmax"
     # float32 output keeps the loss stable under mixed precision; MaxNorm(3) as in Kim 2014.
@@ -111,9 +112,11 @@ _BUILDERS = {"cnn": _cnn, "kimcnn": _cnn, "capsule-a": _capsule, "capsule-b": _c
 
 
 def build_model(
-    cfg: TrainConfig, vocabulary_size: int, num_classes: int, embedding_weights: np.ndarray | None = None
+    cfg: Config, vocabulary_size: int, num_classes: int, embedding_weights: np.ndarray | None = None
 ) -> keras.Model:
-    check_length(cfg)
+    problem = length_problem(cfg.model_type, cfg.max_length, cfg.ngram_sizes, cfg.capsule_stride)
+    if problem:
+        raise ConfigError(problem)
     token_ids = keras.Input(shape=(cfg.max_length,), dtype="int64", name="token_ids")
     embedded = _embedding(cfg, vocabulary_size, embedding_weights)(token_ids)
     scores = _BUILDERS[cfg.model_type](cfg, num_classes, token_ids, embedded)

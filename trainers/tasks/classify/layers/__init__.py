@@ -1,6 +1,6 @@
 """Keras 3 layers used by the models; each has `get_config` so models serialize."""
 
-from trainers.layers.capsules import (
+from trainers.tasks.classify.layers.capsules import (
     CapsuleLength,
     ClassCapsules,
     ConvCapsules,
@@ -11,7 +11,7 @@ from trainers.layers.capsules import (
     leaky_softmax,
     squash,
 )
-from trainers.layers.ngram import NGramConvPool
+from trainers.tasks.classify.layers.ngram import NGramConvPool
 
 __all__ = [
     "CapsuleLength",

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from trainers.runtime.errors import ConfigError
 
 SUPPORTED_TYPES = ("chief", "worker")
 
 
-class ClusterError(ValueError):
-    pass
+class ClusterError(ConfigError):
+    """TF_CONFIG that cannot describe a MultiWorkerMirroredStrategy job (permanent)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class Role:
     task_type: str  # "local" when there is no cluster
     task_index: int
     num_workers: int  # processes that train: chief plus workers
+    has_chief: bool = False
+    # The other processes of the job as (name, host:port), for the rendezvous watchdog.
+    peers: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def is_chief(self) -> bool:
@@ -32,22 +37,30 @@ class Role:
             self.task_type == "worker" and self.task_index == 0 and not self.has_chief
         )
 
-    has_chief: bool = False
-
     @property
     def name(self) -> str:
         return "local" if self.task_type == "local" else f"{self.task_type}-{self.task_index}"
 
 
-def parse_tf_config(text: str | None) -> Role:
-    if not text:
-        return Role("local", 0, 1)
+def _cluster_and_task(text: str) -> tuple[dict, str, int]:
     try:
         tf_config = json.loads(text)
         cluster, task = tf_config["cluster"], tf_config["task"]
-        task_type, task_index = task["type"], int(task["index"])
+        task_type, raw_index = task["type"], task["index"]
+        task_index = int(raw_index)
     except (ValueError, KeyError, TypeError) as exc:
         raise ClusterError(f"TF_CONFIG is not valid JSON with cluster and task: {exc}") from None
+    if not isinstance(cluster, dict) or not all(isinstance(v, list) for v in cluster.values()):
+        raise ClusterError("TF_CONFIG cluster must map replica types to lists of host:port addresses")
+    if isinstance(raw_index, bool) or task_index < 0 or str(raw_index).strip() != str(task_index):
+        raise ClusterError(f"TF_CONFIG task index {raw_index!r} must be a non-negative integer")
+    return cluster, task_type, task_index
+
+
+def parse_tf_config(text: str | None) -> Role:
+    if not text:
+        return Role("local", 0, 1)
+    cluster, task_type, task_index = _cluster_and_task(text)
     unsupported = sorted(set(cluster) - set(SUPPORTED_TYPES))
     if unsupported:
         raise ClusterError(
@@ -61,7 +74,13 @@ def parse_tf_config(text: str | None) -> Role:
     num_workers = sum(len(cluster.get(t, [])) for t in SUPPORTED_TYPES)
     if num_workers == 1:
         return Role("local", 0, 1)
-    return Role(task_type, task_index, num_workers, has_chief=bool(cluster.get("chief")))
+    peers = tuple(
+        (f"{kind}-{i}", address)
+        for kind in SUPPORTED_TYPES
+        for i, address in enumerate(cluster.get(kind, []))
+        if (kind, i) != (task_type, task_index)
+    )
+    return Role(task_type, task_index, num_workers, has_chief=bool(cluster.get("chief")), peers=peers)
 
 
 def create_strategy(role: Role, cpu_replicas: int = 0):
@@ -87,6 +106,9 @@ def create_strategy(role: Role, cpu_replicas: int = 0):
 def cpu_replicas_from_env() -> int:
     text = os.environ.get("TEXTJOBS_CPU_REPLICAS", "0")
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ClusterError(f"TEXTJOBS_CPU_REPLICAS={text!r} is not an integer") from None
+    if not 0 <= value <= 64:
+        raise ClusterError(f"TEXTJOBS_CPU_REPLICAS={text!r} must be between 0 and 64")
+    return value

@@ -8,8 +8,6 @@ tokens ordered by training-set frequency (ties alphabetical).
 from __future__ import annotations
 
 import collections
-import json
-from pathlib import Path
 
 import tensorflow as tf
 
@@ -48,14 +46,3 @@ class Vectorizer(tf.Module):
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
         ids = self.table.lookup(tokenize(texts))
         return ids.to_tensor(default_value=PAD, shape=[None, self.max_length])
-
-
-def save_vocabulary(path: Path, vocabulary: list[str], labels: list[str]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"vocabulary": vocabulary, "labels": labels}))
-    tmp.replace(path)
-
-
-def load_vocabulary(path: Path) -> tuple[list[str], list[str]]:
-    data = json.loads(path.read_text())
-    return data["vocabulary"], data["labels"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from trainers.config import ConfigError, check_configmap_data
+from trainers.runtime.config import ConfigError, check_configmap_data
 
 
 def configmaps(documents: list, source: str) -> list[tuple[str, dict]]:
@@ -28,7 +28,7 @@ def configmaps(documents: list, source: str) -> list[tuple[str, dict]]:
     return found
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], registry) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainers check-config", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", help="YAML files with ConfigMaps or key mappings; - for stdin")
     args = parser.parse_args(argv)
@@ -37,14 +37,10 @@ def main(argv: list[str]) -> int:
         text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
         for source, data in configmaps(list(yaml.safe_load_all(text)), name):
             try:
-                cfg = check_configmap_data(data, source)
+                cfg = check_configmap_data(data, source, registry)
             except ConfigError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 failures += 1
             else:
-                print(f"ok: {source}: {cfg.model_type}, run {cfg.run_name}")
+                print(f"ok: {source}: {cfg.model_type} (task {cfg.task_name}), run {cfg.run_name}")
     return 2 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

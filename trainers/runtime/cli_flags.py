@@ -1,0 +1,70 @@
+"""absl flags for `train`: one per configuration key (the runtime's and every task's), with the
+ConfigMap's own names.
+
+Flags are declared as strings without defaults so the configuration parser sees only what was
+given on the command line and applies the same checks and messages to every source.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import flags
+
+from trainers.runtime.keys import KEYS
+
+HELP_HEADER = """usage: python -m trainers train [--key=value ...]
+
+Every key can also come from an environment variable of the same name (the experiment
+ConfigMap, through envFrom). Flags win over the environment, which wins over defaults.
+modelType selects the task; only the runtime's keys and that task's keys may be set.
+TF_CONFIG selects MultiWorkerMirroredStrategy; TEXTJOBS_CPU_REPLICAS=N splits the CPU into N
+replicas for MirroredStrategy without GPUs.
+
+Exit codes: 0 done; 2 bad configuration or data; 3 storage that waiting will not fix (missing
+bucket, permission); 143 stopped by SIGTERM after a checkpoint; 200 a transient failure (bucket
+outage, missing peer) outlived its retry budget. 128 and above is retryable under the TFJob's
+ExitCode restart policy."""
+
+
+def _all_keys(registry) -> dict:
+    keys = dict(KEYS)
+    for task in registry.tasks:
+        keys.update(task.keys)
+    return keys
+
+
+def _rows(keys: dict) -> list[str]:
+    return [f"  --{key:<20} {spec.help} (default {spec.default!r})" for key, spec in keys.items()]
+
+
+def help_text(registry) -> str:
+    runtime = dict(KEYS)
+    runtime_rows = _rows(runtime)
+    runtime_rows[0] = (
+        f"  --{'modelType':<20} {', '.join(registry.model_types())} (default {registry.default_model_type!r})"
+    )
+    sections = [HELP_HEADER, "", "runtime keys (default):", *runtime_rows]
+    for task in registry.tasks:
+        sections += ["", f"task {task.name} (modelType {', '.join(task.model_types)}):", *_rows(dict(task.keys))]
+    return "\n".join(sections)
+
+
+def parse(argv: list[str], registry) -> dict[str, str] | None:
+    """Flags given on the command line; None after printing help. Exits 2 on a bad flag."""
+    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv):
+        print(help_text(registry))
+        return None
+    keys = _all_keys(registry)
+    values = flags.FlagValues()
+    for key, spec in keys.items():
+        flags.DEFINE_string(key, None, spec.help, flag_values=values)
+    try:
+        leftover = values(["train", *argv])
+    except flags.Error as exc:
+        print(f"error: command line: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if len(leftover) > 1:
+        print(f"error: command line: unexpected arguments {leftover[1:]}", file=sys.stderr)
+        raise SystemExit(2)
+    return {key: values[key].value for key in keys if values[key].present}

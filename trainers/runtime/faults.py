@@ -1,0 +1,68 @@
+"""Named crash points, so tests can SIGKILL the real trainer exactly where it is most fragile.
+
+The runtime calls `point("checkpoint.saved")` and the like at each step of its durable writes.
+Normally that is a dictionary lookup and nothing more. With TEXTJOBS_FAULT set to
+
+    NAME:COUNT            SIGKILL this process on the COUNT-th time NAME is reached
+    NAME:COUNT:DELAY_MS   ... DELAY_MS milliseconds later, from a timer thread, so the kill lands
+                          inside whatever the main thread does next (TensorFlow's checkpoint
+                          write, an upload)
+
+the process kills itself with SIGKILL: no handler, no flush, no cleanup, as a node failure or the
+OOM killer would. `tests/test_crash_consistency.py` drives this at seeded points and checks that
+every restart resumes exactly. The points are listed in POINTS so a typo in a test fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+ENV = "TEXTJOBS_FAULT"
+
+POINTS = (
+    "step.done",  # a training step finished (before any checkpoint for it)
+    "checkpoint.before",  # about to write a checkpoint
+    "checkpoint.saved",  # checkpoint written locally, not yet in the bucket
+    "checkpoint.uploading",  # some checkpoint objects uploaded, the state file not yet
+    "epoch.checkpointed",  # an epoch's closing checkpoint is durable, its summary not yet
+    "epoch.recorded",  # the epoch's row is in metrics.json
+    "best.saved",  # the best epoch's weights are written
+    "export.staged",  # the SavedModel is written to its hidden staging directory
+    "export.uploading",  # some export files uploaded, saved_model.pb not yet
+    "export.done",  # export complete, final metrics not yet written
+)
+
+_counts: dict[str, int] = {}
+
+
+def _plan() -> tuple[str, int, float | None] | None:
+    spec = os.environ.get(ENV, "")
+    if not spec:
+        return None
+    parts = spec.split(":")
+    if parts[0] not in POINTS or len(parts) not in (2, 3):
+        raise ValueError(f"{ENV}={spec!r}: expected NAME:COUNT[:DELAY_MS] with NAME one of {POINTS}")
+    delay = float(parts[2]) / 1000 if len(parts) == 3 else None
+    return parts[0], int(parts[1]), delay
+
+
+_PLAN = _plan()
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def point(name: str) -> None:
+    if _PLAN is None:
+        return
+    assert name in POINTS, name
+    _counts[name] = _counts.get(name, 0) + 1
+    target, count, delay = _PLAN
+    if name != target or _counts[name] != count:
+        return
+    if delay is None:
+        _kill()
+    threading.Timer(delay, _kill).start()

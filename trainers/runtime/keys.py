@@ -1,0 +1,91 @@
+"""The runtime's configuration keys: what every task's run has (data, run directory, schedule,
+checkpoints, distribution). Task keys live in each task package.
+
+Keys are camelCase because they are Kubernetes ConfigMap keys and, through envFrom, environment
+variable names; flags use the same names. Every size is bounded by what can run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trainers.runtime.config import (
+    Config,
+    ConfigError,
+    Key,
+    between,
+    parse_auto_bool,
+    parse_bool,
+    parse_float,
+    parse_int,
+    parse_str,
+)
+
+RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+# numpy and TensorFlow seeds are unsigned 32-bit; int32 keeps every consumer happy.
+MAX_SEED = 2**31 - 1
+
+
+def _learning_rate(value):
+    return None if 0.0 < value <= 10.0 else "must be in (0, 10]"
+
+
+def _run_name(value):
+    if RUN_NAME.match(value) and len(value) <= 40:
+        return None
+    return "must be lower-case DNS-1035 (letters, digits, '-'), start with a letter, <= 40 chars"
+
+
+def _bucket(value):
+    if value == "" or BUCKET_NAME.match(value.removeprefix("gs://")):
+        return None
+    return "is not a valid bucket name (lower-case letters, digits, '-', '_', '.'; 3-63 chars)"
+
+
+KEYS: dict[str, Key] = {
+    # The default model type comes from the task registry (trainers/tasks).
+    "modelType": Key(parse_str, "", "the model; it selects the task (classify, ...)"),
+    "learningRate": Key(parse_float, "0.001", "Adam learning rate", _learning_rate),
+    "batchSize": Key(parse_int, "32", "global batch size, split over all replicas", between(1, 65536)),
+    "numEpochs": Key(parse_int, "5", "passes over the training data", between(1, 100_000)),
+    "trainSteps": Key(parse_int, "0", "total steps; 0 means numEpochs epochs", between(0, 10**9)),
+    "trainData": Key(parse_str, "", "training file (local or gs://); empty: the task's bundled sample"),
+    "evalData": Key(parse_str, "", "evaluation file (local or gs://); empty: trainData with .train. -> .eval."),
+    "skipBadLines": Key(parse_bool, "false", "skip malformed data lines and report the count"),
+    "bucket": Key(parse_str, "", "bucket for modelDir/exportDir defaults (gs://NAME)", _bucket),
+    "modelDir": Key(parse_str, "", "run directory (local or gs://); empty: runs/<runName>"),
+    "exportDir": Key(parse_str, "", "SavedModel export root; empty: <modelDir>/export"),
+    "runName": Key(parse_str, "local", "name of this training run", _run_name),
+    "exportBest": Key(
+        parse_bool, "false", "export the epoch with the best validation score, not the last (needs evalData)"
+    ),
+    "checkpointEvery": Key(parse_int, "100", "steps between checkpoints", between(1, 10**9)),
+    "logEvery": Key(parse_int, "20", "steps between progress lines", between(1, 10**9)),
+    "seed": Key(parse_int, "42", "seed for initialisation, dropout and shuffling", between(0, MAX_SEED)),
+    "mixedPrecision": Key(parse_bool, "false", "float16 compute with loss scaling (GPUs)"),
+    "xla": Key(parse_auto_bool, "auto", "XLA-compile the step; auto: the task decides per model"),
+    "scratchDir": Key(parse_str, "", "local working directory when modelDir is in a bucket"),
+    "peerTimeoutSeconds": Key(
+        parse_int,
+        "600",
+        "multi-worker: give up (retryable exit 200) when a peer has not joined after this long",
+        between(1, 86_400),
+    ),
+}
+
+
+def resolve(cfg: Config, task) -> Config:
+    """Fill the defaults that depend on other keys, and check keys against each other."""
+    bucket = cfg.bucket.removeprefix("gs://")
+    model_dir = cfg.model_dir or (f"gs://{bucket}/runs/{cfg.run_name}" if bucket else f"runs/{cfg.run_name}")
+    export_dir = cfg.export_dir or f"{model_dir.rstrip('/')}/export"
+    train_data = cfg.train_data or task.sample_data(cfg)
+    eval_data = cfg.eval_data
+    if not eval_data:  # x.train.tsv is evaluated on x.eval.tsv unless evalData says otherwise
+        derived = train_data.replace(".train.", ".eval.")
+        eval_data = derived if derived != train_data else ""
+    if cfg.export_best and not eval_data:
+        raise ConfigError(f"{cfg.sources['exportBest']}: exportBest='true' needs evalData to choose the best epoch")
+    xla = task.xla_default(cfg) if cfg.xla is None else cfg.xla
+    return cfg.replace(model_dir=model_dir, export_dir=export_dir, train_data=train_data, eval_data=eval_data, xla=xla)

@@ -1,0 +1,42 @@
+"""`python -m trainers predict --model DIR TEXT...`: run an export on raw texts.
+
+DIR is an export root (the newest complete version is used) or one version directory, local or
+gs://. The export's `textjobs.json` names the task, which formats the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from trainers.runtime.errors import RunError, report
+from trainers.runtime.export import EXPORT_INFO
+from trainers.runtime.versions import resolve_version
+
+
+def export_task(version_dir: Path, registry):
+    """(task, info) of an export. Exports made before textjobs.json existed are classifiers."""
+    info_file = version_dir / EXPORT_INFO
+    info = json.loads(info_file.read_text()) if info_file.exists() else {"task": "classify"}
+    task = registry.by_name(info.get("task", ""))
+    if task is None:
+        raise RunError(f"{version_dir}: export of task {info.get('task')!r}, which this trainer does not know")
+    return task, info
+
+
+def main(argv: list[str], registry) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainers predict", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="export root or version directory (local or gs://)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("texts", nargs="+", help="input texts")
+    args = parser.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            version_dir = resolve_version(args.model, Path(cache))
+            task, info = export_task(version_dir, registry)
+            print(task.predict(version_dir, info, args.texts, args.json))
+    except RunError as exc:
+        return report(exc)
+    return 0

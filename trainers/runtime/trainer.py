@@ -1,0 +1,350 @@
+"""`python -m trainers train`: one run of any task, from configuration to exported SavedModel.
+
+The order is what makes a run safe to kill and restart at any instant:
+
+1. Check before TensorFlow starts: configuration, TF_CONFIG, buckets, writable directories, the
+   data files (parsed in full) and the task's other inputs. A failure here exits 2 (or 3 for
+   storage that will not heal, 200 for storage that may) and leaves nothing behind.
+2. Create the distribution strategy, the first TensorFlow object (collective ops must be
+   configured at program start), under a watchdog that names missing peers and gives up after
+   peerTimeoutSeconds.
+3. Build or reload the task's assets and check them; only then persist anything, after cleaning
+   what an interrupted earlier start left (`*_temp`, `.tmp-*`, a half-uploaded export).
+4. Restore the newest checkpoint: weights, optimizer, step, dropout's random state and the
+   current epoch's running totals. If it ends an epoch whose summary was never recorded, record
+   it now, from exactly that state.
+5. Train: the checkpoint that ends an epoch is written before the epoch's row in metrics.json
+   (its Katib line, TensorBoard scalars, the exportBest candidate). SIGTERM saves a checkpoint
+   and exits 143.
+6. Export a new version atomically and write the final metrics.
+
+Exit codes are in `runtime/errors.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from trainers.runtime import config as config_lib
+from trainers.runtime import distribution, export, faults, storage
+from trainers.runtime.best_epoch import BestEpoch
+from trainers.runtime.errors import EXIT_PREEMPTED, RunError, TransientError, report
+from trainers.runtime.history import History
+from trainers.runtime.rendezvous import RendezvousWatchdog
+from trainers.runtime.reporting import Progress, write_json_atomically
+from trainers.runtime.rundir import Run
+from trainers.runtime.task import Context
+
+
+def _printer(role: distribution.Role):
+    return lambda text: print(f"[{role.name}] {text}", flush=True)
+
+
+@dataclass
+class Inputs:
+    """What step 1 found: the run's paths, and the parsed, checked data."""
+
+    run: Run
+    ctx: Context
+    train: object
+    evaluation: object | None
+
+
+def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
+    """Step 1: everything that can be checked without TensorFlow."""
+    say = _printer(role)
+    run = Run(cfg, role.name, task.assets_file)
+    uris = {cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data}
+    for uri in sorted(u for u in uris if u and storage.is_gcs(u)):
+        storage.check_bucket(uri)
+    run.check_writable()
+    ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
+    train = task.read_data(cfg, ctx.fetch(cfg.train_data))
+    evaluation = task.read_data(cfg, ctx.fetch(cfg.eval_data)) if cfg.eval_data else None
+    for part in (train, evaluation):
+        if part is not None and getattr(part, "skipped", 0) and role.is_chief:
+            say(f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
+    task.check_inputs(cfg, ctx)
+    return Inputs(run, ctx, train, evaluation)
+
+
+class Schedule:
+    """Steps, epochs and their boundaries. The last epoch may be short (trainSteps)."""
+
+    def __init__(self, num_examples: int, global_batch: int, num_epochs: int, train_steps: int):
+        self.steps_per_epoch = max(1, num_examples // global_batch)
+        self.total = train_steps or num_epochs * self.steps_per_epoch
+        self.epochs = math.ceil(self.total / self.steps_per_epoch)
+
+    def epoch_of(self, step: int) -> int:
+        """0-based epoch that the next step after `step` belongs to."""
+        return step // self.steps_per_epoch
+
+    def epoch_end(self, epoch: int) -> int:
+        return min((epoch + 1) * self.steps_per_epoch, self.total)
+
+    def completed_epochs(self, step: int) -> int:
+        return self.epochs if step >= self.total else step // self.steps_per_epoch
+
+    def at_epoch_end(self, step: int) -> bool:
+        return step > 0 and (step == self.total or step % self.steps_per_epoch == 0)
+
+
+class Trainer:
+    """Steps 3-6 for one process; `run()` returns the exit code."""
+
+    def __init__(self, cfg, task, role, strategy, inputs: Inputs, watchdog, process_start: float):
+        self.cfg, self.task, self.role, self.strategy = cfg, task, role, strategy
+        self.inputs, self.run_dir, self.watchdog = inputs, inputs.run, watchdog
+        self.process_start = process_start
+        self.say = _printer(role) if role.is_chief else (lambda text: None)
+        self.first_step_seconds: float | None = None
+
+    # -- step 3: assets, cleaning, persisting --------------------------------------------------
+
+    def _assets(self) -> dict:
+        run, cfg = self.run_dir, self.cfg
+        saved = run.pull(run.assets)
+        assets = json.loads(run.assets.read_text()) if saved else self.task.build_assets(cfg, self.inputs.train)
+        self.task.check_assets(cfg, assets, self.inputs.train, self.inputs.evaluation)
+        if self.cfg.batch_size % self.strategy.num_replicas_in_sync:
+            raise cfg.error("batchSize", f"must be a multiple of the {self.strategy.num_replicas_in_sync} replicas")
+        if self.role.is_chief:  # every check has passed: from here on the run may write
+            for path in run.clean_leftovers():
+                self.say(f"removed {path}, left by an interrupted write")
+            removed = export.finish_pending(run)
+            if removed:
+                self.say(f"removed the incomplete export {removed}, left by an interrupted upload")
+            if not saved:
+                run.model_dir.mkdir(parents=True, exist_ok=True)
+                write_json_atomically(run.assets, assets)
+                run.push(run.assets)
+        return assets
+
+    # -- step 4: model, optimizer, checkpoint --------------------------------------------------
+
+    def _build(self, task_run):
+        import tensorflow as tf
+
+        cfg = self.cfg
+        if cfg.mixed_precision:
+            tf.keras.mixed_precision.set_global_policy("mixed_float16")
+        tf.keras.utils.set_random_seed(cfg.seed)
+        with self.strategy.scope():
+            model = task_run.build_model()
+            optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
+            if cfg.mixed_precision:
+                optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+            optimizer.build(model.trainable_variables)
+        return model, optimizer
+
+    def _checkpoint(self, model, optimizer, step_var, totals_var):
+        import tensorflow as tf
+
+        from trainers.runtime.checkpoints import CheckpointStore
+
+        weights = {id(v) for v in model.weights}
+        # Dropout's random state: without it a resumed run draws other masks than an
+        # uninterrupted one and ends with different weights.
+        rng_state = [v for v in model.variables if id(v) not in weights]
+        checkpoint = tf.train.Checkpoint(
+            # tf.train.Checkpoint does not walk a Keras 3 model's layers; list its weights
+            # explicitly so non-trainable ones (frozen embeddings) are saved too.
+            model_weights=list(model.weights),
+            optimizer=optimizer,
+            step=step_var,
+            rng_state=rng_state,
+            epoch_totals=totals_var,
+        )
+        run = self.run_dir
+        return CheckpointStore(
+            checkpoint,
+            step_var,
+            run.checkpoints,
+            storage.join(run.remote_model_dir, "checkpoints") if run.remote_model_dir else None,
+            self.role.is_chief,
+            run.scratch,
+        )
+
+    # -- step 5: epochs ------------------------------------------------------------------------
+
+    def _epoch_row(self, epoch: int, step: int, totals, metric_names, task_run, model) -> dict:
+        loss_sum, steps = totals[0], totals[1]
+        row = {"epoch": epoch, "step": step, "loss": loss_sum / max(steps, 1)}
+        for i, name in enumerate(metric_names):
+            total, count = totals[2 + 2 * i], totals[3 + 2 * i]
+            row[name] = total / count if count else 0.0
+        if self.inputs.evaluation is not None:
+            row.update(task_run.evaluate(model))
+        return row
+
+    def _timing(self, progress: Progress) -> dict:
+        return {**progress.summary(), "seconds_to_first_step": self.first_step_seconds}
+
+    def run(self) -> int:
+        import numpy as np
+        import tensorflow as tf
+
+        from trainers.runtime import data
+        from trainers.runtime.loop import StepRunner
+
+        cfg, task, role, run = self.cfg, self.task, self.role, self.run_dir
+        assets = self._assets()
+        task_run = task.create(cfg, assets, self.inputs.train, self.inputs.evaluation, self.inputs.ctx)
+        model, optimizer = self._build(task_run)
+        metric_names = tuple(task_run.train_metric_names)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        stop_flag = tf.Variable(0, dtype=tf.int32, trainable=False, name="stop_requested")
+        totals_var = tf.Variable(np.zeros(2 + 2 * len(metric_names)), dtype=tf.float64, trainable=False)
+        store = self._checkpoint(model, optimizer, step_var, totals_var)
+        restored = store.restore()
+        step = int(step_var.numpy())
+        totals = totals_var.numpy().copy()
+
+        features, targets = task_run.train_arrays()
+        num_examples = len(self.inputs.train)
+        schedule = Schedule(num_examples, cfg.batch_size, cfg.num_epochs, cfg.train_steps)
+        history = History(run, cfg, role.is_chief)
+        history.load(schedule.completed_epochs(step))
+        best = BestEpoch(run, cfg.export_best and role.is_chief, task.best_metric, task.higher_is_better)
+        best.reset(history.rows)
+        progress = Progress(schedule.total, cfg.batch_size, cfg.log_every, step, self.say)
+        facts = [
+            f"{model.count_params():,} parameters",
+            f"{self.strategy.num_replicas_in_sync} replica(s) on {role.num_workers} worker(s)",
+            f"{num_examples} examples",
+            task_run.describe(),
+            f"{schedule.steps_per_epoch} steps/epoch",
+            f"{schedule.total} steps",
+        ]
+        self.say(f"{cfg.model_type}: " + ", ".join(f for f in facts if f))
+        if restored:
+            self.say(f"resumed from {restored} at step {step} (epoch {schedule.epoch_of(step) + 1})")
+
+        def finish_epoch(epoch: int, at_step: int) -> None:
+            row = self._epoch_row(epoch, at_step, totals, metric_names, task_run, model)
+            best.offer(model, row)
+            history.record(row, self._timing(progress))
+            faults.point("epoch.recorded")
+
+        done = schedule.completed_epochs(step)
+        if role.is_chief and schedule.at_epoch_end(step) and not history.has(done):
+            self.say(f"recording epoch {done}, which ended at the restored checkpoint")
+            finish_epoch(done, step)
+
+        stop_requested: list[bool] = []
+        signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+        runner = StepRunner(
+            self.strategy, model, optimizer, task_run, cfg.batch_size, stop_flag, cfg.xla, cfg.mixed_precision
+        )
+
+        def save(at_step: int) -> None:
+            totals_var.assign(totals)
+            store.save(at_step)
+
+        while step < schedule.total:
+            epoch = schedule.epoch_of(step)
+            epoch_end = schedule.epoch_end(epoch)
+            if step == epoch * schedule.steps_per_epoch:
+                totals[:] = 0.0
+            iterator = iter(
+                self.strategy.distribute_datasets_from_function(
+                    data.train_dataset_fn(
+                        (features, targets),
+                        task_run.batch_fn,
+                        num_examples,
+                        cfg.batch_size,
+                        cfg.seed,
+                        epoch,
+                        step - epoch * schedule.steps_per_epoch,
+                    )
+                )
+            )
+            while step < epoch_end:
+                if stop_requested and not int(stop_flag.numpy()):
+                    stop_flag.assign(1)
+                values = runner.step(iterator).numpy().astype(np.float64)
+                step += 1
+                step_var.assign(step)
+                totals[0] += values[0]
+                totals[1] += 1
+                totals[2:] += values[2:]
+                if self.first_step_seconds is None:
+                    self.first_step_seconds = time.monotonic() - self.process_start
+                    self.watchdog.stop()
+                progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs)
+                faults.point("step.done")
+                if values[1] > 0:
+                    save(step)
+                    self.say(f"SIGTERM: saved checkpoint at step {step}; exiting with {EXIT_PREEMPTED} to be restarted")
+                    return EXIT_PREEMPTED
+                if step % cfg.checkpoint_every == 0 and step != epoch_end:
+                    save(step)
+            save(step)
+            faults.point("epoch.checkpointed")
+            if role.is_chief:
+                finish_epoch(epoch + 1, step)
+        return self._export(task_run, model, best, history, progress, step)
+
+    # -- step 6: export ------------------------------------------------------------------------
+
+    def _export(self, task_run, model, best, history, progress, step: int) -> int:
+        cfg, run = self.cfg, self.run_dir
+        chosen = best.restore(model)
+        last = history.last_epoch
+        if chosen:
+            which = "the last epoch" if chosen["epoch"] == last else f"not the last ({last})"
+            self.say(
+                f"exportBest: exporting epoch {chosen['epoch']} ({best.metric}={chosen[best.metric]:.4f}), {which}"
+            )
+        elif best.enabled:
+            self.say("exportBest: no best-epoch weights found; exporting the last epoch")
+        exported = chosen or {"epoch": last, "step": step}
+        info = export.export_info(cfg, exported["step"], exported["epoch"])
+        files = {**task_run.export_files(info), export.EXPORT_INFO: json.dumps(info, indent=2)}
+        if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
+            export.write_version(task_run.serving_module(model), files, run.scratch / "worker-export", None, run)
+            return 0
+        location = export.write_version(
+            task_run.serving_module(model), files, run.export_dir, run.remote_export_dir, run
+        )
+        faults.point("export.done")
+        history.write(self._timing(progress), location, exported["epoch"])
+        self.say(f"exported SavedModel to {location}")
+        return 0
+
+
+def _transient_tensorflow_error(exc: BaseException) -> bool:
+    """A collective that failed because a peer went away: restart the group and resume."""
+    if not type(exc).__module__.startswith("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return isinstance(exc, tf.errors.UnavailableError | tf.errors.DeadlineExceededError | tf.errors.AbortedError)
+
+
+def main(flag_values: dict[str, str], registry, environ=None, process_start: float | None = None) -> int:
+    """Run training; returns the exit code. Tests call this in a subprocess."""
+    process_start = time.monotonic() if process_start is None else process_start
+    environ = os.environ if environ is None else environ
+    try:
+        cfg = config_lib.load(flag_values, environ, registry)
+        role = distribution.parse_tf_config(environ.get("TF_CONFIG"))
+        cpu_replicas = distribution.cpu_replicas_from_env()
+        task = registry.by_name(cfg.task_name)
+        inputs = check_inputs(cfg, task, role)
+        with RendezvousWatchdog(role, cfg.peer_timeout_seconds, _printer(role)) as watchdog:
+            strategy = distribution.create_strategy(role, cpu_replicas)
+            return Trainer(cfg, task, role, strategy, inputs, watchdog, process_start).run()
+    except RunError as exc:
+        return report(exc)
+    except Exception as exc:
+        if _transient_tensorflow_error(exc):
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            return report(TransientError(f"a collective operation failed, a peer is gone ({first})"))
+        raise
