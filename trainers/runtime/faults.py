@@ -7,9 +7,9 @@ Normally that is a dictionary lookup and nothing more. With TEXTJOBS_FAULT set t
     NAME:COUNT:DELAY_MS   ... DELAY_MS milliseconds later, from a timer thread, so the kill lands
                           inside whatever the main thread does next (TensorFlow's checkpoint
                           write, an upload)
+    NAME:COUNT:term       send SIGTERM instead (a preemption notice, handled by the trainer)
 
-the process kills itself with SIGKILL: no handler, no flush, no cleanup, as a node failure or the
-OOM killer would. `tests/test_crash_consistency.py` drives this at seeded points and checks that
+SIGKILL gets no handler, no flush, no cleanup, as a node failure or the OOM killer would. `tests/test_crash_consistency.py` drives this at seeded points and checks that
 every restart resumes exactly. The points are listed in POINTS so a typo in a test fails loudly.
 """
 
@@ -37,15 +37,14 @@ POINTS = (
 _counts: dict[str, int] = {}
 
 
-def _plan() -> tuple[str, int, float | None] | None:
+def _plan() -> tuple[str, int, str | None] | None:
     spec = os.environ.get(ENV, "")
     if not spec:
         return None
     parts = spec.split(":")
     if parts[0] not in POINTS or len(parts) not in (2, 3):
-        raise ValueError(f"{ENV}={spec!r}: expected NAME:COUNT[:DELAY_MS] with NAME one of {POINTS}")
-    delay = float(parts[2]) / 1000 if len(parts) == 3 else None
-    return parts[0], int(parts[1]), delay
+        raise ValueError(f"{ENV}={spec!r}: expected NAME:COUNT[:DELAY_MS|term] with NAME one of {POINTS}")
+    return parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None
 
 
 _PLAN = _plan()
@@ -60,9 +59,12 @@ def point(name: str) -> None:
         return
     assert name in POINTS, name
     _counts[name] = _counts.get(name, 0) + 1
-    target, count, delay = _PLAN
+    target, count, how = _PLAN
     if name != target or _counts[name] != count:
         return
-    if delay is None:
+    if how is None:
         _kill()
-    threading.Timer(delay, _kill).start()
+    elif how == "term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    else:
+        threading.Timer(float(how) / 1000, _kill).start()

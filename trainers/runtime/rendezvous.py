@@ -80,7 +80,7 @@ class RendezvousWatchdog:
 
     def _watch(self) -> None:
         started = self.clock()
-        next_report = started + min(self.report_every, self.timeout)
+        next_report = started + min(self.report_every, self.timeout / 2)
         while not self._done.is_set():
             ready, _, _ = select.select([self._pipe[0]], [], [], 0.5)
             if self._done.is_set():
