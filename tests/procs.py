@@ -13,9 +13,9 @@ from tests.helpers import ROOT, train_command, trainer_env
 
 
 class Trainer:
-    def __init__(self, values: dict[str, str], env: dict[str, str] | None = None):
+    def __init__(self, values: dict[str, str], env: dict[str, str] | None = None, tiny: bool = True):
         self.proc = subprocess.Popen(
-            train_command(values),
+            train_command(values, tiny),
             cwd=ROOT,
             env=trainer_env(env),
             stdout=subprocess.PIPE,

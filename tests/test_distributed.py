@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests import crash
 from tests.helpers import run_trainer
 from tests.procs import Trainer, free_ports
+from trainers.runtime.errors import EXIT_PREEMPTED
 
 # No dropout: replicas draw different dropout masks, which would make weights differ.
 DETERMINISTIC = {"modelType": "cnn", "dropout": "0", "trainSteps": "40", "batchSize": "32", "checkpointEvery": "1000"}
@@ -75,3 +77,41 @@ def test_parameter_servers_are_refused_with_a_clear_message(tmp_path):
     result = run_trainer({"modelDir": str(tmp_path)}, env={"TF_CONFIG": json.dumps(config)})
     assert result.returncode == 2
     assert "use Chief and Worker replicas only" in result.stderr
+
+
+def run_pair(values: dict, work, chief_fault: str = "", worker_fault: str = "") -> tuple[int, int, str]:
+    """Chief + worker on loopback, as the Training Operator starts them; returns both exit codes."""
+    ports = free_ports(2)
+    processes = []
+    for role, fault in (("chief", chief_fault), ("worker", worker_fault)):
+        env = {"TF_CONFIG": tf_config(ports, role, 0), **({"TEXTJOBS_FAULT": fault} if fault else {})}
+        processes.append(Trainer({**values, "scratchDir": str(work / f"scratch-{role}")}, env=env, tiny=False))
+    try:
+        codes = [p.wait(300) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    return codes[0], codes[1], "\n".join(p.output[-2500:] for p in processes)
+
+
+@pytest.mark.slow
+def test_chief_and_worker_resume_exactly_after_sigterm_to_either(tmp_path):
+    """The crash properties under MultiWorkerMirroredStrategy: a SIGTERM to either process stops
+    both at the same step with a checkpoint (exit 143); the restarted pair ends exactly where an
+    uninterrupted pair does, every epoch recorded once. Dropout stays on (0.5)."""
+    data = crash.write_data(tmp_path / "data")
+    reference_dir, run_dir = tmp_path / "reference", tmp_path / "run"
+    chief, worker, log = run_pair({**crash.RUN, **data, "modelDir": str(reference_dir)}, tmp_path / "ref")
+    assert (chief, worker) == (0, 0), log
+    values = {**crash.RUN, **data, "modelDir": str(run_dir)}
+    # The worker is told to stop during its 5th step: both save after step 6 and exit 143.
+    assert run_pair(values, tmp_path, worker_fault="step.done:5:term")[:2] == (EXIT_PREEMPTED, EXIT_PREEMPTED)
+    # Then the chief, 14 steps after the restart (step 20 of 36).
+    chief, worker, log = run_pair(values, tmp_path, chief_fault="step.done:14:term")
+    assert (chief, worker) == (EXIT_PREEMPTED, EXIT_PREEMPTED), log
+    assert "resumed from" in log and "at step 6 " in log
+    chief, worker, log = run_pair(values, tmp_path)
+    assert (chief, worker) == (0, 0), log
+    assert "at step 21 " in log
+    problems = crash.problems_of(run_dir, crash.read_finished(reference_dir))
+    assert not problems, "\n".join([*problems, log])

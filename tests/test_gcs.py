@@ -7,9 +7,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests import crash
 from tests.gcs import FlakyProxy, fake_gcs, make_bucket
-from tests.helpers import ROOT, katib_metrics, run_trainer
+from tests.helpers import ROOT, katib_metrics, read_metrics, run_trainer
 from trainers.runtime import storage
+from trainers.runtime.errors import EXIT_TRANSIENT, is_retryable
 
 SAMPLE = ROOT / "trainers" / "tasks" / "classify" / "sample_data"
 
@@ -104,6 +106,7 @@ def test_training_reads_and_writes_the_bucket_and_resumes_from_it(gcs, tmp_path)
     names = storage.list_names("gs://textjobs-test/runs/gcs-run")
     assert "checkpoints/checkpoint" in names and "checkpoints/ckpt-62.index" in names
     assert "metrics.json" in names and "vocab.json" in names
+    assert any(n.startswith("logs/events.out.tfevents.") for n in names), names  # TensorBoard reaches the bucket
     exports = [n for n in names if n.startswith("export/") and n.endswith("/saved_model.pb")]
     assert len(exports) == 1, names
 
@@ -128,3 +131,64 @@ def test_training_with_a_missing_bucket_fails_fast(gcs, tmp_path):
     assert result.returncode == 3  # permanent: under 128, so the TFJob's ExitCode policy does not retry
     assert "bucket gs://absent-bucket does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_outage_longer_than_the_retry_budget_is_a_retryable_error(gcs, monkeypatch, tmp_path):
+    make_bucket("down")
+    target = urlparse(gcs.url)
+    proxy = FlakyProxy(target.hostname, target.port, failures=10**9)  # 503 for ever
+    monkeypatch.setenv("TEXTJOBS_GCS_RETRY_SECONDS", "1")
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+        storage.client.cache_clear()
+        for action in (
+            lambda: storage.upload_file(local, "gs://down/f.txt"),
+            lambda: storage.download_file("gs://down/f.txt", tmp_path / "back"),
+            lambda: storage.list_names("gs://down/runs"),
+            lambda: storage.check_bucket("gs://down/runs"),
+        ):
+            with pytest.raises(
+                storage.TransientStorageError, match="stayed unreachable for the 1 s retry budget"
+            ) as info:
+                action()
+            assert is_retryable(info.value.exit_code)
+        assert proxy.failed > 4
+    finally:
+        proxy.close()
+    # Nothing listening at all (connection refused) is the same kind of failure.
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    storage.client.cache_clear()
+    with pytest.raises(storage.TransientStorageError):
+        storage.check_bucket("gs://down/runs")
+    storage.client.cache_clear()
+
+
+@pytest.mark.slow
+def test_trainer_exits_retryable_during_an_outage_and_resumes_after_it(gcs, tmp_path):
+    make_bucket("outage")
+    data = crash.write_data(tmp_path / "data")
+    values = {**crash.RUN, **data, "bucket": "outage", "runName": "outage", "scratchDir": str(tmp_path / "s")}
+    healthy = {"STORAGE_EMULATOR_HOST": gcs.url}
+    killed = run_trainer(values, env={**healthy, "TEXTJOBS_FAULT": "epoch.recorded:1"}, tiny=False)
+    assert killed.returncode == -9
+
+    target = urlparse(gcs.url)
+    proxy = FlakyProxy(target.hostname, target.port, failures=10**9)
+    try:
+        down = run_trainer(
+            values, env={"STORAGE_EMULATOR_HOST": proxy.url, "TEXTJOBS_GCS_RETRY_SECONDS": "1"}, tiny=False
+        )
+    finally:
+        proxy.close()
+    assert down.returncode == EXIT_TRANSIENT, down.stderr[-2000:]
+    assert "Traceback" not in down.stderr
+    errors = [line for line in down.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "retry budget" in errors[0] and "resumes" in errors[0], down.stderr[-2000:]
+
+    healed = run_trainer(values, env=healthy, tiny=False)
+    assert healed.returncode == 0, healed.stderr[-2000:]
+    assert "resumed from" in healed.stdout
+    storage.download_file("gs://outage/runs/outage/metrics.json", tmp_path / "m" / "metrics.json")
+    assert [row["epoch"] for row in read_metrics(tmp_path / "m")["history"]] == [1, 2, 3]

@@ -11,8 +11,8 @@ from tests.helpers import katib_metrics, read_metrics, run_trainer
 from tests.procs import Trainer
 
 # 2000 examples / batch 32 = 62 steps per epoch; 3 epochs = 186 steps.
-# No dropout: its random masks are not checkpointed, everything else (data order included) is.
-RUN = {"modelType": "cnn", "numEpochs": "3", "checkpointEvery": "25", "logEvery": "5", "dropout": "0"}
+# Dropout stays on (0.5): its random state is checkpointed with everything else, data order included.
+RUN = {"modelType": "cnn", "numEpochs": "3", "checkpointEvery": "25", "logEvery": "5"}
 TOTAL_STEPS = 186
 
 
@@ -50,7 +50,6 @@ def test_sigkill_then_restart_finishes_with_the_same_number_of_steps(tmp_path):
     assert "resumed from" in second.stdout and f"at step {saved}" in second.stdout
     assert checkpoint_step(tmp_path) == TOTAL_STEPS
     assert f"step {TOTAL_STEPS}/{TOTAL_STEPS}" in second.stdout
-    assert f"step {saved + 1}/" not in second.stdout or True
     history = read_metrics(tmp_path)["history"]
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[-1]["step"] == TOTAL_STEPS
@@ -61,7 +60,7 @@ def test_sigkill_then_restart_finishes_with_the_same_number_of_steps(tmp_path):
     assert reference.returncode == 0
     resumed, uninterrupted = weights(tmp_path), weights(tmp_path / "reference")
     for name in uninterrupted:
-        np.testing.assert_allclose(resumed[name], uninterrupted[name], rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(resumed[name], uninterrupted[name], rtol=1e-6, atol=1e-7, err_msg=name)
 
 
 @pytest.mark.slow

@@ -27,7 +27,8 @@ class Role:
     task_index: int
     num_workers: int  # processes that train: chief plus workers
     has_chief: bool = False
-    # The other processes of the job as (name, host:port), for the rendezvous watchdog.
+    # This process's host:port and the other processes' (name, host:port), for the rendezvous.
+    address: str = ""
     peers: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -80,7 +81,8 @@ def parse_tf_config(text: str | None) -> Role:
         for i, address in enumerate(cluster.get(kind, []))
         if (kind, i) != (task_type, task_index)
     )
-    return Role(task_type, task_index, num_workers, has_chief=bool(cluster.get("chief")), peers=peers)
+    address = str(cluster[task_type][task_index])
+    return Role(task_type, task_index, num_workers, bool(cluster.get("chief")), address, peers)
 
 
 def create_strategy(role: Role, cpu_replicas: int = 0):

@@ -5,9 +5,9 @@ The order is what makes a run safe to kill and restart at any instant:
 1. Check before TensorFlow starts: configuration, TF_CONFIG, buckets, writable directories, the
    data files (parsed in full) and the task's other inputs. A failure here exits 2 (or 3 for
    storage that will not heal, 200 for storage that may) and leaves nothing behind.
-2. Create the distribution strategy, the first TensorFlow object (collective ops must be
-   configured at program start), under a watchdog that names missing peers and gives up after
-   peerTimeoutSeconds.
+2. Meet the other workers (runtime/rendezvous.py: names missing peers, gives up after
+   peerTimeoutSeconds), then create the distribution strategy, the first TensorFlow object
+   (collective ops must be configured at program start).
 3. Build or reload the task's assets and check them; only then persist anything, after cleaning
    what an interrupted earlier start left (`*_temp`, `.tmp-*`, a half-uploaded export).
 4. Restore the newest checkpoint: weights, optimizer, step, dropout's random state and the
@@ -35,7 +35,7 @@ from trainers.runtime import distribution, export, faults, storage
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, RunError, TransientError, report
 from trainers.runtime.history import History
-from trainers.runtime.rendezvous import RendezvousWatchdog
+from trainers.runtime.rendezvous import wait_for_peers
 from trainers.runtime.reporting import Progress, write_json_atomically
 from trainers.runtime.rundir import Run
 from trainers.runtime.task import Context
@@ -98,9 +98,9 @@ class Schedule:
 class Trainer:
     """Steps 3-6 for one process; `run()` returns the exit code."""
 
-    def __init__(self, cfg, task, role, strategy, inputs: Inputs, watchdog, process_start: float):
+    def __init__(self, cfg, task, role, strategy, inputs: Inputs, process_start: float):
         self.cfg, self.task, self.role, self.strategy = cfg, task, role, strategy
-        self.inputs, self.run_dir, self.watchdog = inputs, inputs.run, watchdog
+        self.inputs, self.run_dir = inputs, inputs.run
         self.process_start = process_start
         self.say = _printer(role) if role.is_chief else (lambda text: None)
         self.first_step_seconds: float | None = None
@@ -276,7 +276,6 @@ class Trainer:
                 totals[2:] += values[2:]
                 if self.first_step_seconds is None:
                     self.first_step_seconds = time.monotonic() - self.process_start
-                    self.watchdog.stop()
                 progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs)
                 faults.point("step.done")
                 if values[1] > 0:
@@ -338,9 +337,9 @@ def main(flag_values: dict[str, str], registry, environ=None, process_start: flo
         cpu_replicas = distribution.cpu_replicas_from_env()
         task = registry.by_name(cfg.task_name)
         inputs = check_inputs(cfg, task, role)
-        with RendezvousWatchdog(role, cfg.peer_timeout_seconds, _printer(role)) as watchdog:
-            strategy = distribution.create_strategy(role, cpu_replicas)
-            return Trainer(cfg, task, role, strategy, inputs, watchdog, process_start).run()
+        wait_for_peers(role, cfg.peer_timeout_seconds, _printer(role))
+        strategy = distribution.create_strategy(role, cpu_replicas)
+        return Trainer(cfg, task, role, strategy, inputs, process_start).run()
     except RunError as exc:
         return report(exc)
     except Exception as exc:
