@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainers.runtime.config import Config, Key
+from trainers.runtime.config import Config, ConfigError, Key
 
 
 @dataclass
@@ -98,7 +98,7 @@ class Task:
         return cfg
 
     def sample_data(self, cfg: Config) -> str:
-        raise NotImplementedError(f"task {self.name} bundles no sample data; set trainData")
+        raise ConfigError(f"{cfg.sources['trainData']}: trainData is empty and task {self.name} bundles no sample data")
 
     def xla_default(self, cfg: Config) -> bool:
         return False
