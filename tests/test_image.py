@@ -32,3 +32,18 @@ def test_entrypoint_is_what_the_tfjob_runs():
 
 def test_installs_this_package_with_the_lock_file():
     assert any("constraints.txt" in line and "pip install" in line for line in instructions("RUN"))
+
+
+def test_every_trainer_package_and_sample_file_goes_into_the_image():
+    """`pip install .` finds packages by their __init__.py; a folder without one would be left out."""
+    import tomllib
+
+    for folder in {p.parent for p in (ROOT / "trainers").rglob("*.py")}:
+        assert (folder / "__init__.py").exists(), f"{folder} has no __init__.py"
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for package, patterns in package_data.items():
+        folder = ROOT / package.replace(".", "/")
+        assert all(list(folder.glob(pattern)) for pattern in patterns), (package, patterns)
+    samples = {p.parent for p in (ROOT / "trainers").rglob("*.tsv")}
+    covered = {ROOT / package.replace(".", "/") / "sample_data" for package in package_data}
+    assert samples <= covered, samples - covered

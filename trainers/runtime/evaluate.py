@@ -8,28 +8,20 @@ once on a test set.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-from pathlib import Path
 
 from trainers.runtime import storage
 from trainers.runtime.errors import RunError, report
-from trainers.runtime.predict import export_task
-from trainers.runtime.versions import resolve_version
+from trainers.runtime.predict import export_parser, opened_export
 
 
 def main(argv: list[str], registry) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="export root or version directory (local or gs://)")
+    parser = export_parser("evaluate", __doc__, "print JSON instead of name=value lines")
     parser.add_argument("--data", required=True, help="labelled file in the training line format (local or gs://)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of name=value lines")
     args = parser.parse_args(argv)
     try:
-        with tempfile.TemporaryDirectory() as cache:
-            version_dir = resolve_version(args.model, Path(cache))
-            task, info = export_task(version_dir, registry)
-            results = task.evaluate_export(version_dir, info, storage.fetch(args.data, Path(cache) / "data"))
+        with opened_export(args.model, registry) as (version_dir, task, info, cache):
+            results = task.evaluate_export(version_dir, info, storage.fetch(args.data, cache / "data"))
     except RunError as exc:
         return report(exc)
     if args.json:

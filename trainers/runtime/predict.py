@@ -7,6 +7,7 @@ gs://. The export's `textjobs.json` names the task, which formats the answer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -26,16 +27,28 @@ def export_task(version_dir: Path, registry):
     return task, info
 
 
-def main(argv: list[str], registry) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers predict", description=__doc__.splitlines()[0])
+@contextlib.contextmanager
+def opened_export(model: str, registry):
+    """(version directory, task, textjobs.json, scratch directory) of the newest complete version."""
+    with tempfile.TemporaryDirectory() as cache:
+        version_dir = resolve_version(model, Path(cache))
+        task, info = export_task(version_dir, registry)
+        yield version_dir, task, info, Path(cache)
+
+
+def export_parser(command: str, doc: str, json_help: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m trainers {command}", description=doc.splitlines()[0])
     parser.add_argument("--model", required=True, help="export root or version directory (local or gs://)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--json", action="store_true", help=json_help)
+    return parser
+
+
+def main(argv: list[str], registry) -> int:
+    parser = export_parser("predict", __doc__, "print JSON instead of text")
     parser.add_argument("texts", nargs="+", help="input texts")
     args = parser.parse_args(argv)
     try:
-        with tempfile.TemporaryDirectory() as cache:
-            version_dir = resolve_version(args.model, Path(cache))
-            task, info = export_task(version_dir, registry)
+        with opened_export(args.model, registry) as (version_dir, task, info, _):
             print(task.predict(version_dir, info, args.texts, args.json))
     except RunError as exc:
         return report(exc)
