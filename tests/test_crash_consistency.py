@@ -13,7 +13,7 @@ NAMED = {
     # SIGTERM arrives during step 11; the stop vote rides on step 12, the last of epoch 1.
     "sigterm on the last step of an epoch": ["step.done:11:term"],
     "sigkill right after an epoch's checkpoint": ["epoch.checkpointed:1"],
-    "sigkill inside a checkpoint write": ["checkpoint.before:3:2"],
+    "sigkill inside a checkpoint write": ["checkpoint.before:3:5"],  # 5 ms measured to leave ckpt-N_temp
     "sigkill after the best weights, before the epoch's row": ["best.saved:2"],
     "sigkill with the export staged": ["export.staged:1"],
 }
