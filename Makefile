@@ -8,7 +8,7 @@ IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark clean
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -60,6 +60,9 @@ push: ## Push the trainer image IMAGE (needs a Docker engine and registry login)
 
 benchmark: setup ## Throughput, step time, memory, start-up and accuracy per model (prints a table)
 	@$(PY) -m scripts.benchmark $(ARGS)
+
+benchmark-summarizer: setup ## Summarizer on Reuters headlines: ROUGE of beam and greedy against lead-N, tokens/s, memory
+	@$(PY) -m scripts.benchmark_summarizer $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

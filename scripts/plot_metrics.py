@@ -1,4 +1,5 @@
-"""Plot a run's metrics.json (loss and accuracy per epoch, train and validation) to a PNG.
+"""Plot a run's metrics.json to a PNG: loss on the left, every score on the right (accuracy,
+token accuracy, ROUGE...), train and validation, per epoch.
 
 python -m scripts.plot_metrics runs/capsule-b            # writes runs/capsule-b/metrics.png
 """
@@ -23,16 +24,19 @@ def plot(run_dir: Path) -> Path:
     if not history:
         raise ValueError(f"{run_dir}/metrics.json has no epochs yet")
     epochs = [row["epoch"] for row in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
-    for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-        for prefix, style in (("", "o-"), ("val_", "s--")):
-            if f"{prefix}{name}" in history[0]:
-                axes.plot(epochs, [row[f"{prefix}{name}"] for row in history], style, label=f"{prefix}{name}")
+    figure, (loss_axes, score_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    scores = [k for k in history[-1] if k not in ("epoch", "step") and not k.endswith("loss")]
+    for axes, title, names in ((loss_axes, "loss", ["loss", "val_loss"]), (score_axes, "scores", scores)):
+        for name in names:
+            if name in history[-1]:
+                style = "s--" if name.startswith("val_") else "o-"
+                axes.plot(epochs, [row.get(name, float("nan")) for row in history], style, label=name)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title(name)
+        axes.set_title(title)
         axes.grid(alpha=0.3)
-        axes.legend()
+        if names:
+            axes.legend(fontsize="small")
     figure.suptitle(f"{metrics.get('run_name', '')} ({metrics.get('model_type', '')})")
     figure.tight_layout()
     out = run_dir / "metrics.png"

@@ -45,7 +45,9 @@ def write_version(module, files: dict[str, str], local_root: Path, remote_root: 
     final = _new_version_dir(local_root, remote_root)
     staging = local_root / f".tmp-{final.name}"
     shutil.rmtree(staging, ignore_errors=True)
-    tf.saved_model.save(module, str(staging), signatures={"serving_default": module.serve})
+    # A task may export several signatures (`signatures()`); `serve` is always serving_default.
+    signatures = module.signatures() if callable(getattr(module, "signatures", None)) else {}
+    tf.saved_model.save(module, str(staging), signatures={"serving_default": module.serve, **signatures})
     for name, text in files.items():
         (staging / name).write_text(text)
     faults.point("export.staged")

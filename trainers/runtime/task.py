@@ -21,6 +21,7 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
       batch_fn(features, targets)        applied to each batch in tf.data (tokenize, ...)
       per_example_loss(targets, outputs) [batch] losses; the runtime averages globally
       train_metric_names, step_metrics   running metrics as (sum, count) per step
+      throughput                         optional (unit, metric) for a unit/s progress figure
       evaluate(model)                    validation metrics, named val_* (chief only)
       serving_module(model)              a tf.Module whose `serve` tf.function is exported
       export_files(info)                 extra files beside saved_model.pb
@@ -50,6 +51,9 @@ class TaskRun:
     """One run's model, data and metrics. Subclasses fill in every method."""
 
     train_metric_names: tuple[str, ...] = ()
+    # (unit, metric): progress also reports `unit`/s, counting the units of a step as the count
+    # of that running metric, e.g. ("tokens", "token_accuracy"). None: examples/s only.
+    throughput: tuple[str, str] | None = None
 
     def build_model(self):
         raise NotImplementedError

@@ -213,7 +213,9 @@ class Trainer:
         history.load(schedule.completed_epochs(step))
         best = BestEpoch(run, cfg.export_best and role.is_chief, task.best_metric, task.higher_is_better)
         best.reset(history.rows)
-        progress = Progress(schedule.total, cfg.batch_size, cfg.log_every, step, self.say)
+        unit, unit_metric = task_run.throughput or (None, None)
+        unit_slot = 3 + 2 * metric_names.index(unit_metric) if unit_metric else None
+        progress = Progress(schedule.total, cfg.batch_size, cfg.log_every, step, self.say, unit)
         facts = [
             f"{model.count_params():,} parameters",
             f"{self.strategy.num_replicas_in_sync} replica(s) on {role.num_workers} worker(s)",
@@ -276,7 +278,8 @@ class Trainer:
                 totals[2:] += values[2:]
                 if self.first_step_seconds is None:
                     self.first_step_seconds = time.monotonic() - self.process_start
-                progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs)
+                units = float(values[unit_slot]) if unit_slot is not None else None
+                progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs, units)
                 faults.point("step.done")
                 if values[1] > 0:
                     save(step)

@@ -1,0 +1,55 @@
+"""The summarization line format, parsed without TensorFlow: `text<TAB>summary`, UTF-8.
+
+Blank lines and lines starting with '#' are ignored; anything else that does not fit is an error
+naming the file and line, unless skipBadLines is set, in which case bad lines are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainers.runtime.errors import DataError
+from trainers.runtime.textfile import content_lines
+
+
+@dataclass
+class Pairs:
+    texts: list[str] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)
+    skipped: int = 0
+    path: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def parse_line(line: str) -> tuple[str, str]:
+    parts = line.split("\t")
+    if len(parts) != 2:
+        raise ValueError(f"expected '<text><TAB><summary>', found {len(parts) - 1} tabs")
+    text, summary = (part.strip() for part in parts)
+    if not text:
+        raise ValueError("the text before the tab is empty")
+    if not summary:
+        raise ValueError("the summary after the tab is empty")
+    return text, summary
+
+
+def read_pairs(path: str | Path, skip_bad_lines: bool) -> Pairs:
+    pairs = Pairs(path=str(path))
+    for number, line in content_lines(path):
+        try:
+            text, summary = parse_line(line)
+        except ValueError as exc:
+            if skip_bad_lines:
+                pairs.skipped += 1
+                continue
+            raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
+        pairs.texts.append(text)
+        pairs.summaries.append(summary)
+        pairs.line_numbers.append(number)
+    if not pairs.texts:
+        raise DataError(f"{path}: no pairs")
+    return pairs

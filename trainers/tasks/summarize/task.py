@@ -1,0 +1,67 @@
+"""The summarization task: `text<TAB>summary` pairs, source and summary vocabularies fixed at the
+first start in `vocab.json`, an attention encoder-decoder, ROUGE (no TensorFlow at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainers.runtime.errors import DataError
+from trainers.runtime.task import Context, Task
+from trainers.tasks.summarize import keys
+from trainers.tasks.summarize.pairs import Pairs, read_pairs
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
+LEAD_WORDS = (8, 10, 12)
+
+
+class SummarizeTask(Task):
+    name = "summarize"
+    model_types = keys.MODEL_TYPES
+    keys = keys.KEYS
+    assets_file = "vocab.json"
+    best_metric = "val_rougeL"
+    higher_is_better = True
+
+    def sample_data(self, cfg) -> str:
+        return str(SAMPLE_DIR / "headlines.train.tsv")
+
+    def read_data(self, cfg, path: Path) -> Pairs:
+        return read_pairs(path, cfg.skip_bad_lines)
+
+    def build_assets(self, cfg, train: Pairs) -> dict:
+        from trainers.tasks.summarize.vocab import SOURCE_RESERVED, TARGET_RESERVED
+        from trainers.tasks.textops import build_vocabulary
+
+        return {
+            "source": build_vocabulary(train.texts, cfg.source_vocab_size, SOURCE_RESERVED),
+            "target": build_vocabulary(train.summaries, cfg.target_vocab_size, TARGET_RESERVED),
+        }
+
+    def check_assets(self, cfg, assets: dict, train: Pairs, evaluation: Pairs | None) -> None:
+        if len(assets["source"]) <= 2 or len(assets["target"]) <= 4:
+            raise DataError(f"{train.path}: the pairs hold no word to build a vocabulary from")
+
+    def create(self, cfg, assets: dict, train, evaluation, ctx: Context):
+        from trainers.tasks.summarize.run import SummarizeRun
+
+        return SummarizeRun(cfg, assets, train, evaluation)
+
+    def predict(self, version_dir: Path, info: dict, texts: list[str], as_json: bool) -> str:
+        from trainers.tasks.summarize.serving import format_summaries, summarize
+
+        return format_summaries(texts, summarize(version_dir, texts), as_json)
+
+    def evaluate_export(self, version_dir: Path, info: dict, data_path: Path) -> dict[str, float]:
+        """ROUGE of beam search and of greedy decoding, and the lead-N baselines beside them."""
+        from trainers.tasks.summarize import metrics
+        from trainers.tasks.summarize.serving import summarize
+
+        pairs = read_pairs(data_path, skip_bad_lines=False)
+        results: dict[str, float] = {"examples": len(pairs)}
+        for name, signature in (("beam", "serving_default"), ("greedy", "greedy")):
+            decoded = [r["summary"] for r in summarize(version_dir, pairs.texts, signature)]
+            results.update({f"{name}_{k}": v for k, v in metrics.rouge(pairs.summaries, decoded).items()})
+        for words in LEAD_WORDS:
+            lead = [metrics.lead(text, words) for text in pairs.texts]
+            results.update({f"lead{words}_{k}": v for k, v in metrics.rouge(pairs.summaries, lead).items()})
+        return results
