@@ -6,13 +6,15 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel"]
+OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer"]
 
 
 def test_the_repository_validates_clean():
     problems, count, objects = validate.validate(ROOT)
     assert problems == []
-    assert count == 1 + len(OVERLAYS) + 4 and objects > 20
+    searches = len(list((ROOT / "katib" / "experiments").glob("*/kustomization.yaml")))
+    assert searches == 5
+    assert count == 1 + len(OVERLAYS) + searches and objects > 20
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -87,3 +89,21 @@ def test_kubeconform_rejects_a_misspelled_tfjob_field(tmp_path):
     problems = validate.kubeconform([rendered], ROOT / "schemas")
     assert any("tfReplicaSpec" in p.message or "tfReplicaSpec" in p.field for p in problems), problems
     assert all(p.where == "overlays/cnn" for p in problems)
+
+
+def test_katib_summarizer_searches_learning_rate_and_hidden_size_on_rouge_l():
+    rendered = render("katib/experiments/summarizer")
+    [experiment] = rendered.of_kind("Experiment")
+    spec = experiment["spec"]
+    assert spec["objective"]["objectiveMetricName"] == "val_rougeL" and spec["objective"]["type"] == "maximize"
+    assert {p["name"] for p in spec["parameters"]} == {"learningRate", "hiddenSize"}
+    container = spec["trialTemplate"]["trialSpec"]["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert container["args"] == [
+        "--learningRate=${trialParameters.learningRate}",
+        "--hiddenSize=${trialParameters.hiddenSize}",
+    ]
+    [configmap] = rendered.of_kind("ConfigMap")
+    assert container["envFrom"][0]["configMapRef"]["name"] == configmap["metadata"]["name"]
+    assert configmap["data"]["modelType"] == "seq2seq-attention"

@@ -145,3 +145,18 @@ def test_pairs_name_file_and_line(tmp_path):
         read_pairs(path, skip_bad_lines=False)
     pairs = read_pairs(path, skip_bad_lines=True)
     assert (pairs.texts, pairs.summaries, pairs.line_numbers, pairs.skipped) == (["some text"], ["a summary"], [2], 1)
+
+
+def test_bundled_sample_is_what_the_generator_writes(tmp_path):
+    from scripts import make_summary_data
+    from trainers.tasks.summarize.task import SAMPLE_DIR
+
+    make_summary_data.main(["--out", str(tmp_path)])
+    for name in ("headlines.train.tsv", "headlines.eval.tsv"):
+        assert (tmp_path / name).read_text() == (SAMPLE_DIR / name).read_text(), name
+    pairs = read_pairs(SAMPLE_DIR / "headlines.eval.tsv", skip_bad_lines=False)
+    # The key sentence is never first, so the lead baseline has little to find.
+    assert all(
+        metrics.lead(text, 8).split()[0] not in summary.split()[:1]
+        for text, summary in zip(pairs.texts, pairs.summaries, strict=True)
+    )
