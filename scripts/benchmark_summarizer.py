@@ -8,6 +8,7 @@ and 12 words of each story. Speed comes from the same run: summary tokens/s and 
 median step time, peak resident memory, seconds to the first step.
 
     .venv/bin/python -m scripts.benchmark_summarizer [--epochs 10] [--set hiddenSize=128 ...]
+    .venv/bin/python -m scripts.benchmark_summarizer --speed 60    # speed only: 60 steps, medians of 3
 
 Everything is printed; nothing is asserted. The dev split chooses the epoch and is also what the
 scores are on (there is no test split here), so the figures are optimistic by that choice.
@@ -57,17 +58,49 @@ def table(scores: dict) -> list[str]:
     return rows
 
 
+def speed(settings: dict, train_file: Path, steps: int, rounds: int = 3) -> int:
+    """Training speed alone: `rounds` fresh processes of `steps` steps, medians."""
+    import statistics
+
+    found = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as work:
+            dev_file = train_file.with_name(train_file.name.replace(".train.", ".dev."))
+            values = {**settings, "trainSteps": str(steps), "trainData": str(train_file), "evalData": str(dev_file)}
+            values["evalSamples"] = "1"  # evaluation runs after the timed steps; keep it short
+            values.update(modelDir=str(Path(work) / "run"), exportBest="false", checkpointEvery="100000")
+            metrics, rss, code = train(values)
+            if code:
+                return 1
+            found.append({**metrics["timing"], "rss": rss})
+
+    def median(key):
+        return statistics.median(row[key] for row in found)
+
+    print(f"\n## Summarizer training speed on Reuters headlines: {steps} steps, medians of {rounds} fresh runs")
+    print("| summary tokens/s | examples/s | median step | peak RSS | s to first step |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {median('tokens_per_second'):.0f} | {median('examples_per_second'):.0f} | "
+        f"{1000 * median('median_step_seconds'):.0f} ms | {median('rss'):.0f} MiB | {median('seconds_to_first_step'):.1f} |"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--speed", type=int, metavar="STEPS", help="only time STEPS training steps, 3 fresh runs")
     args = parser.parse_args(argv)
     train_file, dev_file = args.data / "reuters-headlines.train.tsv", args.data / "reuters-headlines.dev.tsv"
     if not train_file.exists():
         print(f"benchmark_summarizer: {train_file} not found; nothing to measure", file=sys.stderr)
         return 1
     settings = {**DEFAULTS, "numEpochs": str(args.epochs), **dict(args.set)}
+    if args.speed:
+        return speed(settings, train_file, args.speed)
     with tempfile.TemporaryDirectory() as work:
         run = Path(work) / "run"
         values = {**settings, "trainData": str(train_file), "evalData": str(dev_file), "modelDir": str(run)}
