@@ -7,12 +7,14 @@ file (Windows editors write one) is dropped instead of becoming part of the firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from trainers.runtime.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
+T = TypeVar("T")
 
 
 def numbered_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -38,3 +40,27 @@ def content_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     for number, line in numbered_lines(path):
         if line.strip() and not line.startswith("#"):
             yield number, line
+
+
+def parse_lines(
+    path: str | Path, parse: Callable[[str], T], skip_bad_lines: bool, what: str = "examples"
+) -> tuple[list[T], list[int], int]:
+    """(parsed rows, their line numbers, lines skipped) of a data file's content lines.
+
+    `parse` raises ValueError saying what is wrong with a line; that becomes a DataError naming
+    the file and line, unless skip_bad_lines, which counts the line instead. No rows at all is
+    an error either way.
+    """
+    rows, numbers, skipped = [], [], 0
+    for number, line in content_lines(path):
+        try:
+            rows.append(parse(line))
+        except ValueError as exc:
+            if not skip_bad_lines:
+                raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
+            skipped += 1
+            continue
+        numbers.append(number)
+    if not rows:
+        raise DataError(f"{path}: no {what}")
+    return rows, numbers, skipped

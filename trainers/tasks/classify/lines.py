@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainers.runtime.errors import DataError
-from trainers.runtime.textfile import content_lines
+from trainers.runtime.textfile import parse_lines
 
 __all__ = ["DataError", "Examples", "check_known_labels", "label_names", "parse_line", "read_examples"]
 
@@ -51,21 +51,14 @@ def parse_line(line: str, multi_label: bool) -> tuple[tuple[str, ...], str]:
 
 
 def read_examples(path: str | Path, multi_label: bool, skip_bad_lines: bool) -> Examples:
-    examples = Examples(path=str(path))
-    for number, line in content_lines(path):
-        try:
-            labels, text = parse_line(line, multi_label)
-        except ValueError as exc:
-            if skip_bad_lines:
-                examples.skipped += 1
-                continue
-            raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
-        examples.labels.append(labels)
-        examples.texts.append(text)
-        examples.line_numbers.append(number)
-    if not examples.texts:
-        raise DataError(f"{path}: no examples")
-    return examples
+    rows, numbers, skipped = parse_lines(path, lambda line: parse_line(line, multi_label), skip_bad_lines)
+    return Examples(
+        texts=[text for _, text in rows],
+        labels=[labels for labels, _ in rows],
+        line_numbers=numbers,
+        skipped=skipped,
+        path=str(path),
+    )
 
 
 def label_names(examples: Examples) -> list[str]:

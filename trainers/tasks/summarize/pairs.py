@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainers.runtime.errors import DataError
-from trainers.runtime.textfile import content_lines
+from trainers.runtime.textfile import parse_lines
 
 
 @dataclass
@@ -38,18 +37,11 @@ def parse_line(line: str) -> tuple[str, str]:
 
 
 def read_pairs(path: str | Path, skip_bad_lines: bool) -> Pairs:
-    pairs = Pairs(path=str(path))
-    for number, line in content_lines(path):
-        try:
-            text, summary = parse_line(line)
-        except ValueError as exc:
-            if skip_bad_lines:
-                pairs.skipped += 1
-                continue
-            raise DataError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
-        pairs.texts.append(text)
-        pairs.summaries.append(summary)
-        pairs.line_numbers.append(number)
-    if not pairs.texts:
-        raise DataError(f"{path}: no pairs")
-    return pairs
+    rows, numbers, skipped = parse_lines(path, parse_line, skip_bad_lines, what="pairs")
+    return Pairs(
+        texts=[text for text, _ in rows],
+        summaries=[summary for _, summary in rows],
+        line_numbers=numbers,
+        skipped=skipped,
+        path=str(path),
+    )
