@@ -91,3 +91,13 @@ def test_summarizer_trains_as_chief_and_worker(tmp_path):
     assert a.keys() == b.keys() and a
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_summarizer_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    values = {**SMALL, "trainSteps": "30", "batchSize": "32", "modelDir": str(tmp_path)}
+    result = run_trainer(values, env={"TEXTJOBS_CPU_REPLICAS": "2"}, tiny=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replica(s) on 1 worker(s)" in result.stdout
+    [row] = read_metrics(tmp_path)["history"]
+    assert row["step"] == 30 and np.isfinite(row["loss"]) and row["val_rougeL"] >= 0.0
