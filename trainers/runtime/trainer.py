@@ -59,8 +59,11 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     """Step 1: everything that can be checked without TensorFlow."""
     say = _printer(role)
     run = Run(cfg, role.name, task.assets_file)
-    uris = {cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data}
-    for uri in sorted(u for u in uris if u and storage.is_gcs(u)):
+    # One lookup per bucket: modelDir, exportDir and the data usually share one.
+    by_bucket = {}
+    for uri in sorted(u for u in {cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data} if storage.is_gcs(u)):
+        by_bucket.setdefault(storage.split_gcs(uri)[0], uri)
+    for uri in by_bucket.values():
         storage.check_bucket(uri)
     run.check_writable()
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
@@ -93,6 +96,13 @@ class Schedule:
 
     def at_epoch_end(self, step: int) -> bool:
         return step > 0 and (step == self.total or step % self.steps_per_epoch == 0)
+
+
+def _metric_slot(i: int) -> int:
+    """Where the i-th running metric's sum sits (its count follows), both in the step's result
+    vector ([loss, stop votes, sum, count, ...], loop.py) and in the epoch totals kept here
+    ([loss sum, steps, sum, count, ...])."""
+    return 2 + 2 * i
 
 
 class Trainer:
@@ -177,7 +187,7 @@ class Trainer:
         loss_sum, steps = totals[0], totals[1]
         row = {"epoch": epoch, "step": step, "loss": loss_sum / max(steps, 1)}
         for i, name in enumerate(metric_names):
-            total, count = totals[2 + 2 * i], totals[3 + 2 * i]
+            total, count = totals[_metric_slot(i)], totals[_metric_slot(i) + 1]
             row[name] = total / count if count else 0.0
         if self.inputs.evaluation is not None:
             row.update(task_run.evaluate(model))
@@ -214,7 +224,7 @@ class Trainer:
         best = BestEpoch(run, cfg.export_best and role.is_chief, task.best_metric, task.higher_is_better)
         best.reset(history.rows)
         unit, unit_metric = task_run.throughput or (None, None)
-        unit_slot = 3 + 2 * metric_names.index(unit_metric) if unit_metric else None
+        unit_slot = _metric_slot(metric_names.index(unit_metric)) + 1 if unit_metric else None  # its count
         progress = Progress(schedule.total, cfg.batch_size, cfg.log_every, step, self.say, unit)
         facts = [
             f"{model.count_params():,} parameters",
