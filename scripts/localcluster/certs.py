@@ -1,0 +1,138 @@
+"""The local cluster's PKI: one CA for the API server and its clients, one for the operator's webhook.
+
+Kept in the cache directory and reused by every local cluster on the machine, because the
+Training Operator writes its webhook serving pair to a fixed path (/tmp/k8s-webhook-server/):
+clusters that share the pair cannot overwrite each other's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# The operator's cert-controller accepts a Secret only if the CA is valid for this name and its key
+# is PKCS#1, and the serving certificate is valid for the operator's Service name for 90+ days.
+OPERATOR_CA_NAME = "training-operator-ca"
+OPERATOR_SERVICE_DNS = "training-operator.kubeflow.svc"
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
+VALID_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Pair:
+    cert: Path
+    key: Path
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write(pair: Pair, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> None:
+    pair.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,  # PKCS#1 "RSA PRIVATE KEY"
+            serialization.NoEncryption(),
+        )
+    )
+    pair.key.chmod(0o600)
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _name(common_name: str, organization: str = "") -> x509.Name:
+    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(parts)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+    )
+
+
+def make_ca(pair: Pair, common_name: str) -> None:
+    key = _key()
+    name = _name(common_name)
+    cert = (
+        _builder(name, name, key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, True, False, False, False), critical=True
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write(pair, cert, key)
+
+
+def issue(ca: Pair, pair: Pair, common_name: str, *, organization: str = "", dns: tuple[str, ...] = (), server: bool) -> None:
+    """A leaf certificate signed by `ca`: a serving one (loopback IP and `dns` names) or a client one."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    key = _key()
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = (
+        _builder(_name(common_name, organization), ca_cert.subject, key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if server:
+        names = [x509.DNSName(name) for name in dns] + [x509.IPAddress(LOOPBACK)]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    _write(pair, builder.sign(ca_key, hashes.SHA256()), key)
+
+
+@dataclass(frozen=True)
+class Pki:
+    directory: Path
+
+    def pair(self, name: str) -> Pair:
+        return Pair(self.directory / f"{name}.crt", self.directory / f"{name}.key")
+
+    @property
+    def service_account_key(self) -> Path:
+        return self.directory / "service-account.key"
+
+    @property
+    def service_account_public_key(self) -> Path:
+        return self.directory / "service-account.pub"
+
+
+def ensure_pki(directory: Path) -> Pki:
+    """Create the certificates once; later calls return the existing ones."""
+    pki = Pki(directory)
+    if (directory / "complete").exists():
+        return pki
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, operator_ca = pki.pair("ca"), pki.pair("operator-ca")
+    make_ca(ca, "textjobs-local-ca")
+    issue(ca, pki.pair("apiserver"), "kube-apiserver", dns=("localhost", "kubernetes", "kubernetes.default.svc"), server=True)
+    issue(ca, pki.pair("admin"), "textjobs-admin", organization="system:masters", server=False)
+    make_ca(operator_ca, OPERATOR_CA_NAME)
+    issue(operator_ca, pki.pair("operator-webhook"), OPERATOR_SERVICE_DNS, dns=(OPERATOR_SERVICE_DNS,), server=True)
+    key = _key()
+    pki.service_account_key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    )
+    pki.service_account_public_key.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    (directory / "complete").write_text("")
+    return pki
