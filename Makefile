@@ -8,7 +8,7 @@ IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -25,8 +25,26 @@ test: setup ## Run the whole test suite (what CI runs)
 lint: setup ## Lint Python (ruff) and YAML (yamllint)
 	@$(PY) -m scripts.lint
 
-validate: setup ## Render every kustomization; kubeconform -strict against pinned schemas; policy checks
+validate: setup ## Render every kustomization; kubeconform -strict; policy; gitleaks; server-side dry run when a cluster is up
 	@$(PY) -m scripts.validate $(ARGS)
+
+scan-history: setup ## Scan every commit of the repository for credentials (gitleaks)
+	@$(PY) -m scripts.scan_history $(ARGS)
+
+cluster-build: setup ## Build the local cluster's pinned binaries into ~/.cache/textjobs (once; ~10-25 min cold)
+	@$(PY) -m scripts.localcluster build $(ARGS)
+
+cluster-up: setup ## Start a local Kubernetes + Training Operator + kwok on 127.0.0.1 (builds first if needed)
+	@$(PY) -m scripts.localcluster up
+
+cluster-down: setup ## Stop every process cluster-up started and delete the local cluster's state
+	@$(PY) -m scripts.localcluster down
+
+cluster-status: setup ## Show the local cluster's processes, API health and nodes
+	@$(PY) -m scripts.localcluster status
+
+argocd-health: setup ## Judge argocd/health/tfjob.lua with the real Argo CD v2.14 CLI on live TFJobs (builds it once)
+	@$(PY) -m scripts.argocd_health $(ARGS)
 
 build: setup ## Print the rendered manifests of EXP
 	@$(PY) -m scripts.cluster build $(EXP)

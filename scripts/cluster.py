@@ -1,36 +1,23 @@
 """Everyday cluster commands for one experiment: build, apply, diff, status, logs, delete.
 
 `apply` validates first and uses server-side apply (the TFJob CRD is too large for client-side
-apply). Without kubectl or a reachable cluster each command says so in one line and exits 1.
+apply). Which cluster: $KUBECONFIG when set; else the local cluster while `make cluster-up` has it
+running (.cluster/kubeconfig); else kubectl's own default context. Without kubectl or a reachable
+cluster each command says so in one line and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 
 from scripts import validate
+from scripts.kube import ClusterUnavailable, kubectl
 from scripts.manifests import ROOT, RenderError, render, resolve
 
 NAMESPACE = "textjobs"
-
-
-class ClusterUnavailable(RuntimeError):
-    pass
-
-
-def kubectl() -> str:
-    path = shutil.which("kubectl")
-    if path is None:
-        raise ClusterUnavailable("kubectl is not installed; `make build` prints the manifests without a cluster")
-    probe = subprocess.run([path, "version", "--request-timeout=5s", "-o", "json"], capture_output=True, text=True)
-    if probe.returncode != 0 or "serverVersion" not in probe.stdout:
-        context = subprocess.run([path, "config", "current-context"], capture_output=True, text=True).stdout.strip()
-        raise ClusterUnavailable(f"no reachable cluster (kubectl context {context or 'unset'!r})")
-    return path
 
 
 def tfjob_name(rendered) -> str:

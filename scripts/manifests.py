@@ -11,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 KUSTOMIZE = ROOT / "bin" / "kustomize"
+# kustomize accepts these three names, and Argo CD builds a directory holding any of them with kustomize.
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 class RenderError(RuntimeError):
@@ -28,20 +30,28 @@ class Rendered:
         return [d for d in self.documents if d.get("kind") == kind]
 
 
+def kustomization_file(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_NAMES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
 def kustomizations(root: Path = ROOT) -> list[str]:
     """The root bootstrap, every experiment overlay and every Katib experiment."""
     found = ["."]
-    for pattern in ("overlays/*/kustomization.yaml", "katib/experiments/*/kustomization.yaml"):
-        found += sorted(str(p.parent.relative_to(root)) for p in root.glob(pattern))
+    for parent in ("overlays", "katib/experiments"):
+        directories = sorted(p for p in (root / parent).glob("*") if p.is_dir())
+        found += [str(d.relative_to(root)) for d in directories if kustomization_file(d)]
     return found
 
 
 def resolve(experiment: str, root: Path = ROOT) -> str:
     """`capsule-b` -> `overlays/capsule-b`; paths to any kustomization are taken as they are."""
     for candidate in (experiment, f"overlays/{experiment}"):
-        if (root / candidate / "kustomization.yaml").is_file():
+        if kustomization_file(root / candidate):
             return str(Path(candidate))
-    known = ", ".join(p.parent.name for p in sorted((root / "overlays").glob("*/kustomization.yaml")))
+    known = ", ".join(p.name for p in sorted((root / "overlays").glob("*")) if kustomization_file(p))
     raise RenderError(
         f"no experiment {experiment!r}: expected overlays/{experiment}/kustomization.yaml (known: {known})"
     )

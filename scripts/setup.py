@@ -27,6 +27,8 @@ EXTRAS = "cpu,dev"
 TOOLS = {
     "kustomize": ("sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1"),
     "kubeconform": ("github.com/yannh/kubeconform/cmd/kubeconform", "v0.7.0"),
+    # Secret scanner for `make validate` (working tree) and CI (the whole history).
+    "gitleaks": ("github.com/zricethezav/gitleaks/v8", "v8.30.1"),
 }
 
 

@@ -4,8 +4,12 @@
    pinned kustomize.
 2. Validate every object with kubeconform -strict against schemas/ (generated from the pinned
    releases by `make schemas`, committed, so this works offline).
-3. Apply the policy rules of scripts/policy.py, including the trainer's own configuration check
-   on each experiment's ConfigMap, and scan the repository for key material.
+3. Apply the policy rules of scripts/policy/ (pod security, pod wiring, the trainer's own
+   configuration check, images, sources, the AppProject), and scan the working tree for
+   credentials with gitleaks.
+4. When a cluster is reachable (the local one from `make cluster-up`, or $KUBECONFIG), a
+   server-side dry run of every experiment and Katib trial: admission, the operator's webhook and
+   Pod Security `restricted` judge them as they would on merge.
 
 Each problem is printed as `<kustomization>: <object>: <field>: <what is wrong>`; the exit code
 is 1 when there is any.
@@ -21,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts import policy
+from scripts import dry_run, policy
 from scripts.manifests import ROOT, Rendered, kustomizations, render_all
+from scripts.policy import sources
 
 KUBECONFORM = ROOT / "bin" / "kubeconform"
 # Built-in kinds first (no group), then custom resources; see scripts/gen_schemas.py.
@@ -89,16 +94,27 @@ def repository_files(root: Path) -> list[Path]:
         return [p for p in root.rglob("*") if p.is_file() and not skip & set(p.relative_to(root).parts)]
 
 
-def validate(root: Path, names: list[str] | None = None, scan: bool = True) -> tuple[list[policy.Violation], int, int]:
-    names = names or kustomizations(root)
-    rendered = render_all(names, root)
-    problems = [policy.Violation(r.name, "kustomize build", "-", r.error) for r in rendered if r.error]
+def validate(
+    root: Path, names: list[str] | None = None, scan: bool = True, server: str = ""
+) -> tuple[list[policy.Violation], int, int]:
+    """All problems, how many kustomizations, how many objects. Given no names, everything Argo CD
+    would sync (and the Katib experiments), whatever the overlay directories hold."""
+    problems: list[policy.Violation] = []
+    if not names:
+        _, problems = sources.applications(root)
+        names = kustomizations(root)
+    # Sources first: a kustomization with a remote reference is not rendered at all, so CI never
+    # fetches (or runs) what nobody reviewed.
+    refused = {name: sources.check_tree(name, root) for name in names if name != "."}
+    problems += [p for found in refused.values() for p in found]
+    rendered = render_all([n for n in names if not refused.get(n)], root)
+    problems += [policy.Violation(r.name, "kustomize build", "-", r.error) for r in rendered if r.error]
     problems += kubeconform(rendered, ROOT / "schemas")
-    for item in rendered:
-        if not item.error:
-            problems += policy.check(item)
+    problems += policy.check_all(rendered, root)
     if scan:
         problems += policy.scan_repository_for_secrets(repository_files(root), root)
+    if server and not problems:
+        problems += dry_run.check(rendered)
     return problems, len(names), sum(len(r.documents) for r in rendered)
 
 
@@ -106,14 +122,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make validate", description=__doc__.splitlines()[0])
     parser.add_argument("kustomizations", nargs="*", help="directories to check (default: all)")
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    parser.add_argument(
+        "--server",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="server-side dry run: auto = when a cluster is reachable (default), always = fail without one",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
-    problems, count, objects = validate(args.root.resolve(), args.kustomizations)
+    server = dry_run.wanted(args.server)
+    problems, count, objects = validate(args.root.resolve(), args.kustomizations, server=server)
     for problem in problems:
         print(problem, file=sys.stderr)
     elapsed = time.monotonic() - started
     verdict = f"{len(problems)} problem(s)" if problems else "all valid"
-    print(f"validate: {count} kustomizations, {objects} objects, {verdict} ({elapsed:.1f}s)")
+    where = f"; server-side dry run on {server}" if server else "; no cluster, no server-side dry run"
+    print(f"validate: {count} kustomizations, {objects} objects, {verdict}{where} ({elapsed:.1f}s)")
     return 1 if problems else 0
 
 

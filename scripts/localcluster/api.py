@@ -31,7 +31,9 @@ class Api:
         context.load_cert_chain(str(admin.cert), str(admin.key))
         return context
 
-    def request(self, method: str, path: str, body: dict | None = None, content_type: str = "application/json") -> tuple[int, dict | str]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, content_type: str = "application/json"
+    ) -> tuple[int, dict | str]:
         connection = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._context(), timeout=10)
         try:
             payload = json.dumps(body) if body is not None else None

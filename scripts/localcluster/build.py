@@ -117,7 +117,9 @@ def _run_with_progress(command: list[str], cwd: Path | None, env: dict, label: s
     started = last = time.monotonic()
     packages = 0
     tail: list[str] = []
-    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             packages += 1

@@ -55,7 +55,7 @@ def _name(common_name: str, organization: str = "") -> x509.Name:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -73,16 +73,16 @@ def make_ca(pair: Pair, common_name: str) -> None:
     cert = (
         _builder(name, name, key)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, True, False, False, True, False, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, True, False, False, True, False, False, False), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     _write(pair, cert, key)
 
 
-def issue(ca: Pair, pair: Pair, common_name: str, *, organization: str = "", dns: tuple[str, ...] = (), server: bool) -> None:
+def issue(
+    ca: Pair, pair: Pair, common_name: str, *, organization: str = "", dns: tuple[str, ...] = (), server: bool
+) -> None:
     """A leaf certificate signed by `ca`: a serving one (loopback IP and `dns` names) or a client one."""
     ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
     ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
@@ -123,13 +123,21 @@ def ensure_pki(directory: Path) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     ca, operator_ca = pki.pair("ca"), pki.pair("operator-ca")
     make_ca(ca, "textjobs-local-ca")
-    issue(ca, pki.pair("apiserver"), "kube-apiserver", dns=("localhost", "kubernetes", "kubernetes.default.svc"), server=True)
+    issue(
+        ca,
+        pki.pair("apiserver"),
+        "kube-apiserver",
+        dns=("localhost", "kubernetes", "kubernetes.default.svc"),
+        server=True,
+    )
     issue(ca, pki.pair("admin"), "textjobs-admin", organization="system:masters", server=False)
     make_ca(operator_ca, OPERATOR_CA_NAME)
     issue(operator_ca, pki.pair("operator-webhook"), OPERATOR_SERVICE_DNS, dns=(OPERATOR_SERVICE_DNS,), server=True)
     key = _key()
     pki.service_account_key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
     )
     pki.service_account_public_key.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -26,7 +26,7 @@ from scripts.localcluster import kwok_stages, processes
 from scripts.localcluster.api import Api, wait_until
 from scripts.localcluster.build import build_all, go_binary
 from scripts.localcluster.certs import Pki, ensure_pki
-from scripts.localcluster.pins import KUBECONFIG, ROOT, STATE, TRAINING_OPERATOR, binary, cache_dir
+from scripts.localcluster.pins import ROOT, STATE, TRAINING_OPERATOR, binary, cache_dir
 
 CONTEXT = "textjobs-local"
 OPERATOR_NAMESPACE = "kubeflow"
@@ -40,7 +40,17 @@ NODES = {
     "kwok-cpu": ({}, []),
     "kwok-gpu": ({"nvidia.com/gpu": "8"}, [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]),
 }
-PORT_NAMES = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "webhook", "operator-metrics", "operator-health", "kwok")
+PORT_NAMES = (
+    "etcd",
+    "etcd-peer",
+    "apiserver",
+    "controller-manager",
+    "scheduler",
+    "webhook",
+    "operator-metrics",
+    "operator-health",
+    "kwok",
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def free_ports(names: tuple[str, ...]) -> dict[str, int]:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
-        return {name: s.getsockname()[1] for name, s in zip(names, sockets)}
+        return {name: s.getsockname()[1] for name, s in zip(names, sockets, strict=True)}
     finally:
         for s in sockets:
             s.close()
@@ -89,23 +99,34 @@ def _start(cluster: Cluster, name: str, command: list[str], env: dict | None = N
 
 def _alive_check(cluster: Cluster, daemon: processes.Daemon, check):
     """Fail fast when the daemon died instead of waiting out the timeout."""
+
     def probe() -> bool:
         if not daemon.alive():
             raise RuntimeError(f"{daemon.name} exited\n{log_tail(cluster.state, daemon.name)}")
         return check()
+
     return probe
 
 
 def start_etcd(cluster: Cluster) -> None:
     client, peer = cluster.ports["etcd"], cluster.ports["etcd-peer"]
-    daemon = _start(cluster, "etcd", [
-        str(binary("etcd")), "--name=local", f"--data-dir={cluster.state / 'etcd'}",
-        f"--listen-client-urls=http://127.0.0.1:{client}", f"--advertise-client-urls=http://127.0.0.1:{client}",
-        f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-        f"--initial-cluster=local=http://127.0.0.1:{peer}",
-        "--unsafe-no-fsync",  # a throw-away test cluster: durability buys nothing, fsync costs seconds
-        "--log-level=warn",
-    ])
+    daemon = _start(
+        cluster,
+        "etcd",
+        [
+            str(binary("etcd")),
+            "--name=local",
+            f"--data-dir={cluster.state / 'etcd'}",
+            f"--listen-client-urls=http://127.0.0.1:{client}",
+            f"--advertise-client-urls=http://127.0.0.1:{client}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+            f"--initial-cluster=local=http://127.0.0.1:{peer}",
+            "--unsafe-no-fsync",  # a throw-away test cluster: durability buys nothing, fsync costs seconds
+            "--log-level=warn",
+        ],
+    )
+
     def healthy() -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=2) as answer:
             return json.loads(answer.read()).get("health") == "true"
@@ -115,19 +136,26 @@ def start_etcd(cluster: Cluster) -> None:
 
 def start_apiserver(cluster: Cluster) -> None:
     pki = cluster.pki
-    daemon = _start(cluster, "kube-apiserver", [
-        str(binary("kube-apiserver")),
-        f"--etcd-servers=http://127.0.0.1:{cluster.ports['etcd']}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={cluster.ports['apiserver']}",
-        f"--tls-cert-file={pki.pair('apiserver').cert}", f"--tls-private-key-file={pki.pair('apiserver').key}",
-        f"--client-ca-file={pki.pair('ca').cert}",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        f"--service-account-key-file={pki.service_account_public_key}",
-        f"--service-account-signing-key-file={pki.service_account_key}",
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--authorization-mode=RBAC",
-        f"--cert-dir={cluster.state / 'apiserver'}",
-    ])
+    daemon = _start(
+        cluster,
+        "kube-apiserver",
+        [
+            str(binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{cluster.ports['etcd']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={cluster.ports['apiserver']}",
+            f"--tls-cert-file={pki.pair('apiserver').cert}",
+            f"--tls-private-key-file={pki.pair('apiserver').key}",
+            f"--client-ca-file={pki.pair('ca').cert}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={pki.service_account_public_key}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--authorization-mode=RBAC",
+            f"--cert-dir={cluster.state / 'apiserver'}",
+        ],
+    )
     wait_until(
         "kube-apiserver",
         _alive_check(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200),
@@ -141,10 +169,15 @@ def write_kubeconfig(cluster: Cluster) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {
-            "server": f"https://127.0.0.1:{cluster.ports['apiserver']}",
-            "certificate-authority": str(cluster.pki.pair("ca").cert),
-        }}],
+        "clusters": [
+            {
+                "name": CONTEXT,
+                "cluster": {
+                    "server": f"https://127.0.0.1:{cluster.ports['apiserver']}",
+                    "certificate-authority": str(cluster.pki.pair("ca").cert),
+                },
+            }
+        ],
         "users": [{"name": "admin", "user": {"client-certificate": str(admin.cert), "client-key": str(admin.key)}}],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin", "namespace": "textjobs"}}],
         "current-context": CONTEXT,
@@ -155,23 +188,39 @@ def write_kubeconfig(cluster: Cluster) -> None:
 
 def start_controllers(cluster: Cluster) -> None:
     kubeconfig = str(cluster.kubeconfig)
-    _start(cluster, "kube-controller-manager", [
-        str(binary("kube-controller-manager")), f"--kubeconfig={kubeconfig}", "--leader-elect=false",
-        "--bind-address=127.0.0.1", f"--secure-port={cluster.ports['controller-manager']}",
-        f"--service-account-private-key-file={cluster.pki.service_account_key}",
-        f"--root-ca-file={cluster.pki.pair('ca').cert}",
-        "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle",
-    ])
-    _start(cluster, "kube-scheduler", [
-        str(binary("kube-scheduler")), f"--kubeconfig={kubeconfig}", "--leader-elect=false",
-        "--bind-address=127.0.0.1", f"--secure-port={cluster.ports['scheduler']}",
-    ])
+    _start(
+        cluster,
+        "kube-controller-manager",
+        [
+            str(binary("kube-controller-manager")),
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={cluster.ports['controller-manager']}",
+            f"--service-account-private-key-file={cluster.pki.service_account_key}",
+            f"--root-ca-file={cluster.pki.pair('ca').cert}",
+            "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle",
+        ],
+    )
+    _start(
+        cluster,
+        "kube-scheduler",
+        [
+            str(binary("kube-scheduler")),
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={cluster.ports['scheduler']}",
+        ],
+    )
 
 
 def operator_manifests_dir() -> Path:
     out = subprocess.run(
         [go_binary(), "mod", "download", "-json", f"github.com/kubeflow/training-operator@{TRAINING_OPERATOR}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(json.loads(out.stdout)["Dir"]) / "manifests" / "base"
 
@@ -181,16 +230,29 @@ def install_operator_resources(cluster: Cluster) -> None:
     api = cluster.api
     crd = yaml.safe_load((operator_manifests_dir() / "crds" / "kubeflow.org_tfjobs.yaml").read_text())
     api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
-    api.apply(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}})
+    api.apply(
+        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
+    )
     pair, ca = cluster.pki.pair("operator-webhook"), cluster.pki.pair("operator-ca")
+
     def b64(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
 
-    api.apply(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets/training-operator-webhook-cert", {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "training-operator-webhook-cert", "namespace": OPERATOR_NAMESPACE},
-        "data": {"ca.crt": b64(ca.cert), "ca.key": b64(ca.key), "tls.crt": b64(pair.cert), "tls.key": b64(pair.key)},
-    })
+    api.apply(
+        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets/training-operator-webhook-cert",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "training-operator-webhook-cert", "namespace": OPERATOR_NAMESPACE},
+            "data": {
+                "ca.crt": b64(ca.cert),
+                "ca.key": b64(ca.key),
+                "tls.crt": b64(pair.cert),
+                "tls.key": b64(pair.key),
+            },
+        },
+    )
     WEBHOOK_CERT_DIR.mkdir(parents=True, exist_ok=True)
     for source, name in ((pair.cert, "tls.crt"), (pair.key, "tls.key"), (ca.cert, "ca.crt")):
         target = WEBHOOK_CERT_DIR / name
@@ -200,46 +262,78 @@ def install_operator_resources(cluster: Cluster) -> None:
             staged.chmod(0o600)
             staged.replace(target)
     # No kube-proxy here, so the API server reaches the webhook by URL rather than through a Service.
-    api.apply(f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{WEBHOOK_CONFIGURATION}", {
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": WEBHOOK_CONFIGURATION},
-        "webhooks": [{
-            "name": "validator.tfjob.training-operator.kubeflow.org",
-            "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
-            "clientConfig": {
-                "url": f"https://127.0.0.1:{cluster.ports['webhook']}/validate-kubeflow-org-v1-tfjob",
-                "caBundle": b64(ca.cert),
-            },
-            "rules": [{"apiGroups": ["kubeflow.org"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["tfjobs"]}],
-        }],
-    })
+    api.apply(
+        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{WEBHOOK_CONFIGURATION}",
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": WEBHOOK_CONFIGURATION},
+            "webhooks": [
+                {
+                    "name": "validator.tfjob.training-operator.kubeflow.org",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": "Fail",
+                    "clientConfig": {
+                        "url": f"https://127.0.0.1:{cluster.ports['webhook']}/validate-kubeflow-org-v1-tfjob",
+                        "caBundle": b64(ca.cert),
+                    },
+                    "rules": [
+                        {
+                            "apiGroups": ["kubeflow.org"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["tfjobs"],
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     wait_until("TFJob CRD", lambda: cluster.api.get("/apis/kubeflow.org/v1/tfjobs")[0] == 200, 60)
 
 
 def start_operator(cluster: Cluster) -> None:
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), MY_POD_NAMESPACE=OPERATOR_NAMESPACE)
-    daemon = _start(cluster, "training-operator", [
-        str(binary("training-operator.v1")), "--enable-scheme=tfjob",
-        f"--webhook-server-port={cluster.ports['webhook']}",
-        f"--metrics-bind-address=127.0.0.1:{cluster.ports['operator-metrics']}",
-        f"--health-probe-bind-address=127.0.0.1:{cluster.ports['operator-health']}",
-    ], env=env)
+    daemon = _start(
+        cluster,
+        "training-operator",
+        [
+            str(binary("training-operator.v1")),
+            "--enable-scheme=tfjob",
+            f"--webhook-server-port={cluster.ports['webhook']}",
+            f"--metrics-bind-address=127.0.0.1:{cluster.ports['operator-metrics']}",
+            f"--health-probe-bind-address=127.0.0.1:{cluster.ports['operator-health']}",
+        ],
+        env=env,
+    )
 
     def ready() -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{cluster.ports['operator-health']}/readyz", timeout=2) as answer:
             return answer.status == 200
 
-    wait_until("training-operator", _alive_check(cluster, daemon, ready), 120, lambda: log_tail(cluster.state, "training-operator"))
+    wait_until(
+        "training-operator",
+        _alive_check(cluster, daemon, ready),
+        120,
+        lambda: log_tail(cluster.state, "training-operator"),
+    )
 
 
 def node(name: str, extra: dict, taints: list) -> dict:
     capacity = {"cpu": "64", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti", **extra}
     return {
-        "apiVersion": "v1", "kind": "Node",
+        "apiVersion": "v1",
+        "kind": "Node",
         "metadata": {
             "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
         },
         "spec": {"taints": taints},
         "status": {"capacity": capacity, "allocatable": capacity},
@@ -248,12 +342,21 @@ def node(name: str, extra: dict, taints: list) -> dict:
 
 def start_kwok(cluster: Cluster) -> None:
     stages = kwok_stages.write(kwok_stages.kwok_module_dir(go_binary()), cluster.state / "kwok-stages.yaml")
-    daemon = _start(cluster, "kwok", [
-        str(binary("kwok")), f"--kubeconfig={cluster.kubeconfig}", f"--config={stages}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--server-address=127.0.0.1:{cluster.ports['kwok']}", "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
-        "--cidr=10.244.0.0/16",
-    ])
+    daemon = _start(
+        cluster,
+        "kwok",
+        [
+            str(binary("kwok")),
+            f"--kubeconfig={cluster.kubeconfig}",
+            f"--config={stages}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            f"--server-address=127.0.0.1:{cluster.ports['kwok']}",
+            "--node-ip=127.0.0.1",
+            "--node-lease-duration-seconds=40",
+            "--cidr=10.244.0.0/16",
+        ],
+    )
     for name, (extra, taints) in NODES.items():
         cluster.api.apply(f"/api/v1/nodes/{name}", node(name, extra, taints))
 
@@ -276,7 +379,12 @@ def apply_project_namespace(cluster: Cluster) -> None:
     def default_service_account() -> bool:
         return cluster.api.get(f"/api/v1/namespaces/{namespace['metadata']['name']}/serviceaccounts/default")[0] == 200
 
-    wait_until("default ServiceAccount", default_service_account, 60, lambda: log_tail(cluster.state, "kube-controller-manager"))
+    wait_until(
+        "default ServiceAccount",
+        default_service_account,
+        60,
+        lambda: log_tail(cluster.state, "kube-controller-manager"),
+    )
 
 
 def load(state: Path = STATE) -> Cluster | None:

@@ -28,7 +28,9 @@ STEP_DELAY_MS = 200
 
 
 def kwok_module_dir(go: str) -> Path:
-    out = subprocess.run([go, "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK}"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [go, "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK}"], capture_output=True, text=True, check=True
+    )
     return Path(json.loads(out.stdout)["Dir"])
 
 

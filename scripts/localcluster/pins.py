@@ -45,7 +45,11 @@ def _kubernetes_ldflags() -> tuple[str, ...]:
     major, minor = KUBERNETES.lstrip("v").split(".")[:2]
     flags = []
     for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        flags += [f"-X {package}.gitVersion={KUBERNETES}", f"-X {package}.gitMajor={major}", f"-X {package}.gitMinor={minor}"]
+        flags += [
+            f"-X {package}.gitVersion={KUBERNETES}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+        ]
     return tuple(flags)
 
 
@@ -70,9 +74,7 @@ COMPONENTS = {
         module="github.com/kubeflow/training-operator",
     ),
     "kwok": Component("kwok", KWOK, ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",), module="sigs.k8s.io/kwok"),
-    "argocd": Component(
-        "argocd", ARGOCD, ("github.com/argoproj/argo-cd/v2/cmd",), ("argocd",), wrapper="argocd"
-    ),
+    "argocd": Component("argocd", ARGOCD, ("github.com/argoproj/argo-cd/v2/cmd",), ("argocd",), wrapper="argocd"),
 }
 # What `make cluster-up` needs; the Argo CD CLI is built only by `make argocd-health`.
 CLUSTER_COMPONENTS = ("etcd", "kubernetes", "training-operator", "kwok")

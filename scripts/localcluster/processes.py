@@ -45,15 +45,22 @@ def log_path(state: Path, name: str) -> Path:
     return state / "logs" / f"{name}.log"
 
 
-def start(state: Path, name: str, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Daemon:
+def start(
+    state: Path, name: str, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Daemon:
     """Start `command` in its own session, so it outlives `make cluster-up` and ignores its Ctrl-C."""
     log = log_path(state, name)
     log.parent.mkdir(parents=True, exist_ok=True)
     pid_dir(state).mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     daemon = Daemon(name, proc.pid, os.path.realpath(command[0]))
     (pid_dir(state) / f"{name}.json").write_text(json.dumps(daemon.__dict__))

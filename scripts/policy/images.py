@@ -1,0 +1,106 @@
+"""Images must be pinned, and a kustomize `images:` override must change something.
+
+A tag is a pin when it names a release: it carries a digit and is not some spelling of `latest`.
+`main`, `dev`, `Latest` or `stable` move under you. An override whose `name` matches no container
+is silently ignored by kustomize and the old image ships: that is an error here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from scripts.manifests import Rendered, render
+from scripts.policy.sources import kustomization_file, local_references
+from scripts.policy.violation import Violation, describe
+from scripts.policy.walk import containers
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def split(image: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of an image reference."""
+    digest = ""
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    name, tag = image, ""
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = image.rsplit(":", 1)
+    return name, tag, digest
+
+
+def pin_problem(image: str) -> str:
+    name, tag, digest = split(image)
+    if digest:
+        return "" if DIGEST.search("@" + digest) else f"{image!r}: malformed digest"
+    if not tag:
+        return f"{image!r} has no tag; pin a release tag (1.4.2) or a digest (@sha256:…)"
+    if tag.lower() == "latest" or not re.search(r"\d", tag):
+        return f"{image!r}: tag {tag!r} moves (latest or a branch name); pin a release tag (1.4.2) or a digest"
+    return ""
+
+
+def rule_pinned_images(r: Rendered) -> Iterator[Violation]:
+    for c in containers(r):
+        problem = pin_problem(c.spec.get("image", ""))
+        if problem:
+            yield Violation(r.name, describe(c.pod.job.doc), f"{c.field}.image", problem)
+
+
+def _overrides(directory: Path) -> list[dict]:
+    path = kustomization_file(directory)
+    data = yaml.safe_load(path.read_text()) if path else {}
+    return list((data or {}).get("images") or [])
+
+
+def _components(directory: Path, root: Path) -> list[Path]:
+    return [p for field, p in local_references(directory, root) if field == "components"]
+
+
+def _applied(override: dict, images: set[str]) -> bool:
+    name = override.get("newName") or override.get("name")
+    for image in images:
+        image_name, tag, digest = split(image)
+        if image_name != name:
+            continue
+        if (
+            override.get("digest")
+            and digest != override["digest"].removeprefix("sha256:")
+            and digest != override["digest"]
+        ):
+            continue
+        if override.get("newTag") and not override.get("digest") and tag != str(override["newTag"]):
+            continue
+        return True
+    return False
+
+
+def rule_image_overrides_match(r: Rendered, root: Path, cache: dict[str, Rendered]) -> Iterator[Violation]:
+    """Each Kustomization in the experiment's tree is rendered on its own (cached) and its own
+    `images:` entries, and those of the components it lists, are looked for in that render."""
+    for directory in [
+        root / r.name,
+        *[p for field, p in local_references(root / r.name, root, recursive=True) if field == "resources"],
+    ]:
+        if kustomization_file(directory) is None:
+            continue
+        key = str(directory.relative_to(root))
+        own = r if key == r.name else cache.setdefault(key, render(key, root))
+        if own.error:
+            continue
+        images = {c.spec.get("image", "") for c in containers(own)}
+        for source in [directory, *_components(directory, root)]:
+            for override in _overrides(source):
+                if not _applied(override, images):
+                    file = kustomization_file(source).relative_to(root)
+                    yield Violation(
+                        r.name,
+                        f"{file}",
+                        f"images[{override.get('name')}]",
+                        f"matches no container (images here: {sorted(images)}); kustomize ignores it and the old image ships: "
+                        f"set name: to the image as it is before this override",
+                    )

@@ -1,0 +1,154 @@
+"""What an experiment is built from: only files reviewed in this repository.
+
+Argo CD renders each overlays/* directory itself. A remote resource (a URL, a git reference,
+`file://`) or a path outside the repository would bring in manifests CI never saw, so every
+reference in every kustomization of the tree is checked. A directory that kustomize cannot build
+is not an experiment Argo CD can sync either: Argo CD applies its YAML files as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from scripts.manifests import kustomization_file
+from scripts.policy.violation import Violation
+
+REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|[\w.-]+\.(com|org|io|net|dev)/)", re.I)
+PATH_LISTS = (
+    "resources",
+    "components",
+    "bases",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+)
+
+
+def _generator_files(entries: list) -> Iterator[str]:
+    for entry in entries or []:
+        for key in ("files", "envs"):
+            for item in entry.get(key) or []:
+                yield str(item).split("=", 1)[-1]
+        if entry.get("env"):
+            yield str(entry["env"])
+
+
+def references(data: dict) -> Iterator[tuple[str, str]]:
+    """(field, reference) for every path or URL a kustomization names."""
+    for field in PATH_LISTS:
+        for item in data.get(field) or []:
+            if isinstance(item, str):
+                yield field, item
+    for field in ("patches", "patchesJson6902", "replacements"):
+        for item in data.get(field) or []:
+            if isinstance(item, dict) and item.get("path"):
+                yield field, str(item["path"])
+    for field in ("configMapGenerator", "secretGenerator"):
+        yield from ((field, ref) for ref in _generator_files(data.get(field)))
+    if (data.get("openapi") or {}).get("path"):
+        yield "openapi", str(data["openapi"]["path"])
+    for chart in data.get("helmCharts") or []:
+        yield "helmCharts", str(chart.get("repo") or chart.get("name"))
+
+
+def local_references(
+    directory: Path, root: Path, recursive: bool = False, _seen: set | None = None
+) -> list[tuple[str, Path]]:
+    """Local directories/files a kustomization references (remote ones skipped), optionally the whole tree."""
+    path = kustomization_file(directory)
+    if path is None:
+        return []
+    data = yaml.safe_load(path.read_text()) or {}
+    found = []
+    seen = _seen if _seen is not None else set()
+    for field, ref in references(data):
+        if REMOTE.match(ref) or field == "helmCharts":
+            continue
+        target = (directory / ref).resolve()
+        found.append((field, target))
+        if recursive and target.is_dir() and target not in seen:
+            seen.add(target)
+            found += local_references(target, root, True, seen)
+    return found
+
+
+def _outside(target: Path, root: Path) -> bool:
+    try:
+        target.relative_to(root.resolve())
+        return False
+    except ValueError:
+        return True
+
+
+def check_tree(name: str, root: Path) -> list[Violation]:
+    """Refuse remote and outside-the-repository references anywhere in `name`'s kustomization tree."""
+    problems = []
+    pending, seen = [(root / name).resolve()], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        path = kustomization_file(directory)
+        if path is None:
+            continue
+        data = yaml.safe_load(path.read_text()) or {}
+        shown = path.relative_to(root.resolve()) if not _outside(path, root) else path
+        for field, ref in references(data):
+            if field == "helmCharts":
+                problems.append(
+                    Violation(
+                        name,
+                        str(shown),
+                        field,
+                        f"{ref!r}: Helm charts are fetched at render time; vendor the rendered manifests into the repository",
+                    )
+                )
+            elif REMOTE.match(ref) or ref.startswith("file:"):
+                problems.append(
+                    Violation(
+                        name,
+                        str(shown),
+                        f"{field}[{ref}]",
+                        "remote resource: CI must review what Argo CD renders; copy it into the repository (components/ or base/)",
+                    )
+                )
+            elif Path(ref).is_absolute() or _outside((directory / ref).resolve(), root):
+                problems.append(
+                    Violation(
+                        name,
+                        str(shown),
+                        f"{field}[{ref}]",
+                        "points outside the repository; Argo CD cannot render it and CI cannot review it: move it into the repository",
+                    )
+                )
+            elif (directory / ref).is_dir():
+                pending.append((directory / ref).resolve())
+    return problems
+
+
+def applications(root: Path) -> tuple[list[str], list[Violation]]:
+    """Every directory under overlays/ is an Argo CD Application; each must be a kustomization."""
+    names, problems = [], []
+    overlays = root / "overlays"
+    for directory in sorted(p for p in overlays.iterdir() if p.is_dir()) if overlays.is_dir() else []:
+        relative = str(directory.relative_to(root))
+        if kustomization_file(directory) is None:
+            problems.append(
+                Violation(
+                    relative,
+                    "directory",
+                    "kustomization.yaml",
+                    "missing: Argo CD would apply this directory's YAML files as plain manifests, unvalidated; add a kustomization.yaml or move the directory out of overlays/",
+                )
+            )
+        else:
+            names.append(relative)
+    return names, problems

@@ -1,0 +1,101 @@
+"""The trainer's own configuration check, on what each replica's trainer will really see.
+
+A replica's configuration is its ConfigMap (envFrom) overridden by its container `env`, exactly as
+Kubernetes builds the environment; both are checked with the trainer's parser, so a typo'd key in
+`env` fails here as it would in a ConfigMap. The global batch must split evenly over the replicas
+that train in sync (pods × GPUs per pod), as the trainer requires at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scripts.manifests import Rendered
+from scripts.policy.violation import Violation, describe
+from scripts.policy.walk import Container, containers
+from trainers.runtime import keys as runtime_keys
+from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError, parse_values
+from trainers.tasks import registry
+
+SYNC_REPLICA_TYPES = ("Chief", "Master", "Worker")
+
+
+def _layers(r: Rendered, c: Container) -> list[tuple[str, dict[str, str]]]:
+    configmaps = {d.get("metadata", {}).get("name"): d for d in r.of_kind("ConfigMap")}
+    layers = []
+    for source in c.spec.get("envFrom") or []:
+        name = (source.get("configMapRef") or {}).get("name")
+        if name in configmaps:
+            data = configmaps[name].get("data") or {}
+            layers.append((f"ConfigMap {name}", {k: v for k, v in data.items() if CONFIG_LIKE_ENV.match(k)}))
+    literal = {
+        e["name"]: e.get("value", "")
+        for e in c.spec.get("env") or []
+        if "valueFrom" not in e and CONFIG_LIKE_ENV.match(e.get("name", ""))
+    }
+    if literal:
+        layers.append((f"{c.field}.env", literal))
+    return layers
+
+
+def _runtime_only_keys(c: Container) -> list[str]:
+    """Keys whose value the cluster fills in at run time (valueFrom): only their names are checked."""
+    return [e["name"] for e in c.spec.get("env") or [] if "valueFrom" in e and CONFIG_LIKE_ENV.match(e.get("name", ""))]
+
+
+def _parse(r: Rendered, c: Container) -> Config:
+    layers = _layers(r, c)
+    for _, data in layers:
+        bad = [k for k, v in data.items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{bad[0]}={data[bad[0]]!r} must be a string (quote it in YAML)")
+    config = parse_values(layers, registry())
+    task = registry().for_model_type(config.model_type)
+    known = {**runtime_keys.KEYS, **(task.keys if task else {})}
+    placeholders = {key: known[key].default if key in known else "" for key in _runtime_only_keys(c)}
+    if placeholders:
+        config = parse_values([*layers, (f"{c.field}.env (valueFrom)", placeholders)], registry())
+    return config
+
+
+def trainer_containers(r: Rendered) -> Iterator[Container]:
+    yield from (c for c in containers(r, ("containers",)) if c.spec.get("name") == "tensorflow")
+
+
+def rule_trainer_config(r: Rendered) -> Iterator[Violation]:
+    for c in trainer_containers(r):
+        if not _layers(r, c) and not _runtime_only_keys(c):
+            continue
+        try:
+            _parse(r, c)
+        except ConfigError as exc:
+            yield Violation(r.name, describe(c.pod.job.doc), f"{c.field}.env", str(exc))
+
+
+def _gpus(c: Container) -> int:
+    limits = (c.spec.get("resources") or {}).get("limits") or {}
+    return int(limits.get("nvidia.com/gpu", 0) or 0)
+
+
+def rule_batch_splits_over_replicas(r: Rendered) -> Iterator[Violation]:
+    by_job: dict[int, list[Container]] = {}
+    for c in trainer_containers(r):
+        if c.pod.replica_type in SYNC_REPLICA_TYPES:
+            by_job.setdefault(id(c.pod.job.doc), []).append(c)
+    for group in by_job.values():
+        replicas = sum(int(c.pod.replica.get("replicas", 1)) * max(_gpus(c), 1) for c in group)
+        try:
+            batch = _parse(r, group[0]).batch_size
+        except ConfigError:
+            continue  # rule_trainer_config reports it
+        if batch % replicas:
+            job = group[0].pod.job
+            yield Violation(
+                r.name,
+                describe(job.doc),
+                f"{job.prefix}.tfReplicaSpecs",
+                f"batchSize={batch} does not split over {replicas} replicas (pods x GPUs); the trainer would refuse to start: use a multiple of {replicas}",
+            )
+
+
+RULES = [rule_trainer_config, rule_batch_splits_over_replicas]

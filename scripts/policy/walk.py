@@ -1,0 +1,64 @@
+"""Walk a render down to what the rules inspect: TFJob specs, replica pod templates, containers.
+
+Katib trial templates are TFJobs too, and are walked the same way. Every replica type the
+operator knows is walked, not only those the base uses, so a PS or Evaluator replica added by an
+overlay is held to the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from scripts.manifests import Rendered
+
+CONTAINER_KINDS = ("containers", "initContainers", "ephemeralContainers")
+
+
+@dataclass(frozen=True)
+class Job:
+    doc: dict  # the document: a TFJob, or a Katib Experiment carrying one
+    prefix: str  # field path of the TFJob spec inside doc
+    spec: dict
+    git_owned: bool  # synced by Argo CD (a TFJob), not created per trial by Katib
+
+
+@dataclass(frozen=True)
+class Pod:
+    job: Job
+    replica_type: str
+    replica: dict
+    field: str  # field path of the pod spec
+    spec: dict
+
+
+@dataclass(frozen=True)
+class Container:
+    pod: Pod
+    kind: str  # containers, initContainers or ephemeralContainers
+    field: str
+    spec: dict
+
+
+def jobs(rendered: Rendered) -> Iterator[Job]:
+    for doc in rendered.of_kind("TFJob"):
+        yield Job(doc, "spec", doc.get("spec") or {}, True)
+    for doc in rendered.of_kind("Experiment"):
+        trial = ((doc.get("spec") or {}).get("trialTemplate") or {}).get("trialSpec") or {}
+        if trial.get("kind") == "TFJob":
+            yield Job(doc, "spec.trialTemplate.trialSpec.spec", trial.get("spec") or {}, False)
+
+
+def pods(rendered: Rendered) -> Iterator[Pod]:
+    for job in jobs(rendered):
+        for replica_type, replica in (job.spec.get("tfReplicaSpecs") or {}).items():
+            replica = replica or {}
+            spec = (replica.get("template") or {}).get("spec") or {}
+            yield Pod(job, replica_type, replica, f"{job.prefix}.tfReplicaSpecs.{replica_type}.template.spec", spec)
+
+
+def containers(rendered: Rendered, kinds: tuple[str, ...] = CONTAINER_KINDS) -> Iterator[Container]:
+    for pod in pods(rendered):
+        for kind in kinds:
+            for index, container in enumerate(pod.spec.get(kind) or []):
+                yield Container(pod, kind, f"{pod.field}.{kind}[{container.get('name', index)}]", container)

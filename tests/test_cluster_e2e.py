@@ -1,0 +1,251 @@
+"""End to end on a real API server with the real Training Operator (webhook on) and kwok nodes.
+
+Every shipped experiment and every Katib trial template is server-side applied (dry run, then for
+real, without warnings) and driven to Succeeded; a failing replica fails its job; a preempted one
+(137/143) restarts; `make status/diff/delete` work against it; the Argo CD bootstrap applies with
+Argo CD's pinned CRDs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from scripts.manifests import ROOT
+from scripts.trials import trial_tfjob
+from tests.live_cluster import Kube, documents, render
+
+OVERLAYS = sorted(p.parent.name for p in (ROOT / "overlays").glob("*/kustomization.yaml"))
+SEARCHES = sorted(p.parent.name for p in (ROOT / "katib" / "experiments").glob("*/kustomization.yaml"))
+pytestmark = pytest.mark.slow
+
+
+def tfjob_of(text: str) -> dict:
+    [job] = [d for d in documents(text) if d["kind"] == "TFJob"]
+    return job
+
+
+def assert_no_warnings(result: subprocess.CompletedProcess, what: str) -> None:
+    warnings = [line for line in result.stderr.splitlines() if "Warning" in line]
+    assert not warnings, f"{what}: {warnings}"
+
+
+@pytest.fixture(scope="module")
+def applied(cluster: Kube) -> dict[str, str]:
+    """Every overlay applied (after a clean server-side dry run); overlay -> TFJob name."""
+    names = {}
+    for overlay in OVERLAYS:
+        text = render(f"overlays/{overlay}")
+        assert_no_warnings(cluster.apply(text, "--dry-run=server"), f"{overlay} dry run")
+        assert_no_warnings(cluster.apply(text), overlay)
+        names[overlay] = tfjob_of(text)["metadata"]["name"]
+    return names
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_experiment_reaches_succeeded(cluster: Kube, applied: dict[str, str], overlay: str):
+    name = applied[overlay]
+    cluster.wait_for_condition(name, "Succeeded")
+    job = cluster.get("tfjob", name)
+    for rtype, spec in job["spec"]["tfReplicaSpecs"].items():
+        assert job["status"]["replicaStatuses"][rtype].get("succeeded") == spec.get("replicas", 1), rtype
+    pods = cluster.items("pods", f"training.kubeflow.org/job-name={name}")
+    assert pods and all(p["status"]["phase"] == "Succeeded" for p in pods)
+    # The hashed ConfigMap the pods read is the one the experiment rendered.
+    [configmap] = [d for d in documents(render(f"overlays/{overlay}")) if d["kind"] == "ConfigMap"]
+    for pod in pods:
+        [container] = pod["spec"]["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
+
+
+def test_chief_and_workers_get_tf_config_and_services(cluster: Kube, applied: dict[str, str]):
+    multi = [o for o in OVERLAYS if "Worker" in tfjob_of(render(f"overlays/{o}"))["spec"]["tfReplicaSpecs"]]
+    assert multi, "no multi-worker overlay shipped"
+    for overlay in multi:
+        name = applied[overlay]
+        cluster.wait_for_condition(name, "Succeeded")
+        pods = {p["metadata"]["name"]: p for p in cluster.items("pods", f"training.kubeflow.org/job-name={name}")}
+        services = {s["metadata"]["name"] for s in cluster.items("services", f"training.kubeflow.org/job-name={name}")}
+        assert set(pods) == services == {f"{name}-chief-0", f"{name}-worker-0"}
+        for pod_name, pod in pods.items():
+            [container] = pod["spec"]["containers"]
+            tf_config = json.loads(next(e["value"] for e in container["env"] if e["name"] == "TF_CONFIG"))
+            assert tf_config["cluster"] == {
+                "chief": [f"{name}-chief-0.textjobs.svc:2222"],
+                "worker": [f"{name}-worker-0.textjobs.svc:2222"],
+            }
+            role = pod_name.rsplit("-", 2)[1]
+            assert tf_config["task"] == {"type": role, "index": 0}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_every_katib_trial_template_runs_as_a_tfjob(cluster: Kube, search: str):
+    docs = documents(render(f"katib/experiments/{search}"))
+    [experiment] = [d for d in docs if d["kind"] == "Experiment"]
+    configmaps = [d for d in docs if d["kind"] == "ConfigMap"]
+    for edge in ("min", "max"):
+        job = trial_tfjob(experiment, edge, name=f"{search}-trial-{edge}")
+        text = yaml.safe_dump_all([*configmaps, job])
+        assert_no_warnings(cluster.apply(text, "--dry-run=server"), f"{search} trial dry run")
+        assert_no_warnings(cluster.apply(text), f"{search} trial")
+        cluster.wait_for_condition(job["metadata"]["name"], "Succeeded")
+
+
+def job_with_exit_code(base: str, name: str, code: int, deadline_s: int | None = None) -> str:
+    """capsule-b renamed, its pods annotated for kwok to exit with `code`."""
+    docs = documents(render(f"overlays/{base}"))
+    for doc in docs:
+        if doc["kind"] == "TFJob":
+            doc["metadata"]["name"] = name
+            chief = doc["spec"]["tfReplicaSpecs"]["Chief"]
+            chief["template"]["metadata"].setdefault("annotations", {})["textjobs.dev/kwok-exit-code"] = str(code)
+            if deadline_s:
+                doc["spec"]["runPolicy"]["activeDeadlineSeconds"] = deadline_s
+    return yaml.safe_dump_all(docs)
+
+
+def test_a_replica_exiting_1_fails_the_job(cluster: Kube):
+    cluster.apply(job_with_exit_code("capsule-b", "exit-one", 1))
+    failed = cluster.wait_for_condition("exit-one", "Failed")
+    assert "exit-one" in failed["message"]
+    assert len(cluster.items("pods", "training.kubeflow.org/job-name=exit-one")) == 1  # never restarted
+
+
+@pytest.mark.parametrize("code", [137, 143])
+def test_a_preempted_replica_restarts_and_only_the_deadline_ends_it(cluster: Kube, code: int):
+    """Operator v1.9.4 with restartPolicy ExitCode: backoffLimit (4 in the base) never stops
+    retryable exits, because each restart is a new pod whose restartCount is 0. The job runs until
+    activeDeadlineSeconds, which is why the policy requires a bounded deadline."""
+    name = f"exit-{code}"
+    cluster.apply(job_with_exit_code("capsule-b", name, code, deadline_s=30))
+    restarting = cluster.wait_for_condition(name, "Restarting", timeout_s=120)
+    assert "restarting" in restarting["message"].lower()
+    failed = cluster.wait_for_condition(name, "Failed", timeout_s=300)
+    assert failed["reason"] in ("DeadlineExceeded", "TFJobFailed"), failed
+    assert "deadline" in failed["message"].lower(), failed
+    job = cluster.get("tfjob", name)
+    backoff_limit = job["spec"]["runPolicy"]["backoffLimit"]
+    # Repeated events are folded into one with a count.
+    created = sum(
+        e.get("count") or 1
+        for e in cluster.items("events")
+        if e.get("involvedObject", {}).get("name") == name and e.get("reason") == "SuccessfulCreatePod"
+    )
+    assert created > backoff_limit + 1, f"{created} pods created; backoffLimit {backoff_limit} did stop it"
+
+
+def make(command: str, overlay: str, kube: Kube) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cluster", command, overlay],
+        capture_output=True,
+        text=True,
+        env=kube.env,
+        cwd=ROOT,
+    )
+
+
+def test_make_status_diff_and_delete(cluster: Kube, applied: dict[str, str]):
+    overlay = "capsule-b"
+    cluster.wait_for_condition(applied[overlay], "Succeeded")
+    status = make("status", overlay, cluster)
+    assert status.returncode == 0, status.stderr
+    assert "Succeeded" in status.stdout.splitlines()[-1]
+    diff = make("diff", overlay, cluster)
+    assert diff.returncode == 0 and diff.stdout == "", diff.stdout + diff.stderr  # applied as rendered
+    delete = make("delete", overlay, cluster)
+    assert delete.returncode == 0, delete.stderr
+    assert cluster.run("-n", "textjobs", "get", "tfjob", applied[overlay], check=False).returncode != 0
+    gone = make("status", overlay, cluster)
+    assert gone.returncode != 0 and "not found" in gone.stderr.lower()
+    changes = make("diff", overlay, cluster)
+    assert changes.returncode == 1 and f"name: {applied[overlay]}" in changes.stdout  # diff now shows the job to create
+
+
+def test_argocd_bootstrap_applies_with_argocd_crds(cluster: Kube):
+    from scripts.localcluster import argocd
+
+    crds = argocd.crd_documents()
+    cluster.apply(yaml.safe_dump_all(crds))
+    cluster.wait_established([c["metadata"]["name"] for c in crds])
+    cluster.run("create", "namespace", "argocd")
+    # Argo CD installed with server-side apply: kubectl's default field manager owns argocd-cm.
+    cluster.apply(yaml.safe_dump(argocd.preinstalled_argocd_cm()))
+    # The bootstrap as the README gives it. Its own field manager matters: under kubectl's
+    # default one, server-side apply would drop every argocd-cm key the bootstrap does not name.
+    result = cluster.run("apply", "--server-side", "--field-manager=textjobs-bootstrap", "-k", str(ROOT))
+    assert_no_warnings(result, "bootstrap")
+    assert cluster.get("appproject", "textjobs", "argocd")["spec"]["destinations"][0]["namespace"] == "textjobs"
+    assert cluster.get("applicationset", "textjobs-experiments", "argocd")
+    data = cluster.get("configmap", "argocd-cm", "argocd")["data"]
+    assert data["url"] == "https://argocd.example.com"  # Argo CD's own keys survive the merge
+    assert data["resource.customizations.health.kubeflow.org_TFJob"] == (ROOT / "argocd/health/tfjob.lua").read_text()
+    labels = cluster.get("namespace", "textjobs", "")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def argocd_cli_built() -> bool:
+    from scripts.localcluster.build import is_built
+    from scripts.localcluster.pins import COMPONENTS
+
+    return is_built(COMPONENTS["argocd"])
+
+
+def live_tfjob(
+    cluster: Kube,
+    name: str,
+    wanted: str | None,
+    run_time: str = "1s",
+    code: int | None = None,
+    suspend: bool = False,
+    break_pod: bool = False,
+) -> dict:
+    """A capsule-b TFJob driven to `wanted` on the cluster, returned as the cluster has it then."""
+    docs = documents(render("overlays/capsule-b"))
+    job = next(d for d in docs if d["kind"] == "TFJob")
+    job["metadata"]["name"] = name
+    template = job["spec"]["tfReplicaSpecs"]["Chief"]["template"]
+    template["metadata"]["annotations"]["textjobs.dev/kwok-run-time"] = run_time
+    if code is not None:
+        template["metadata"]["annotations"]["textjobs.dev/kwok-exit-code"] = str(code)
+        job["spec"]["runPolicy"]["activeDeadlineSeconds"] = 600
+    if suspend:
+        job["spec"]["runPolicy"]["suspend"] = True
+    if break_pod:
+        # A mount without a volume: the API server refuses the pod, so the operator never gets
+        # as far as writing a status (what static checks now refuse; here it is the "no status" case).
+        template["spec"]["containers"][0]["volumeMounts"].append({"name": "missing", "mountPath": "/missing"})
+    cluster.apply(yaml.safe_dump_all(docs))
+    if wanted is None:
+        time.sleep(5)  # give the operator time to (not) write a status; asserted below
+        return cluster.get("tfjob", name)
+    return cluster.wait_for(name, wanted)
+
+
+@pytest.mark.skipif(
+    not argocd_cli_built(), reason="Argo CD CLI not built; `make argocd-health` builds it and runs this check"
+)
+def test_argocd_cli_judges_live_tfjobs_with_the_shipped_health_check(cluster: Kube):
+    from scripts.localcluster import argocd
+    from tests.test_argocd_health import health as lua51_health
+
+    [argocd_cm] = [
+        d for d in documents(render(".")) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "argocd-cm"
+    ]
+    cases = {
+        "Succeeded": (live_tfjob(cluster, "health-succeeded", "Succeeded"), "Healthy"),
+        "Failed": (live_tfjob(cluster, "health-failed", "Failed", code=1), "Degraded"),
+        "Running": (live_tfjob(cluster, "health-running", "Running", run_time="1h"), "Progressing"),
+        "Restarting": (live_tfjob(cluster, "health-restarting", "Restarting", code=143), "Progressing"),
+        "Suspended": (live_tfjob(cluster, "health-suspended", "Suspended", suspend=True), "Suspended"),
+        "no status": (live_tfjob(cluster, "health-no-status", None, break_pod=True), "Progressing"),
+    }
+    assert "status" not in cases["no status"][0] or not cases["no status"][0]["status"].get("conditions")
+    for state, (job, expected) in cases.items():
+        status, message = argocd.health(job, argocd_cm)
+        assert status == expected, f"{state}: Argo CD says {status} ({message})"
+        assert lua51_health(job)[0] == status, f"{state}: lupa's Lua 5.1 disagrees with Argo CD"

@@ -1,0 +1,235 @@
+"""Rules that need real kustomizations: each broken overlay is written into a copy of the
+repository and judged by `make validate`'s own function, so kustomize really renders it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scripts import validate
+from scripts.manifests import ROOT
+
+COPIED = ("base", "components", "overlays", "argocd", "kustomization.yaml", "schemas")
+CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def write(repo: Path, relative: str, text: str) -> Path:
+    path = repo / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def experiment(repo: Path, name: str, extra: str = "", filename: str = "kustomization.yaml") -> str:
+    """An experiment on top of the base, with its own names, plus `extra` kustomization lines."""
+    write(
+        repo,
+        f"overlays/{name}/{filename}",
+        f"""\
+resources:
+  - ../../base
+namePrefix: {name}-
+nameSuffix: -r1
+{extra}""",
+    )
+    return f"overlays/{name}"
+
+
+def problems(repo: Path, names: list[str] | None = None) -> list[str]:
+    found, _, _ = validate.validate(repo, names, scan=False)
+    return [str(p) for p in found]
+
+
+def assert_reported(found: list[str], *parts: str) -> None:
+    assert any(all(part in line for part in parts) for line in found), "\n".join(found)
+
+
+def test_the_copied_repository_is_clean(repo):
+    assert problems(repo) == []
+
+
+@pytest.mark.parametrize("filename", ["kustomization.yml", "Kustomization"])
+def test_every_name_kustomize_accepts_is_validated(repo, filename):
+    experiment(repo, "odd", "images:\n  - name: ghcr.io/example/textjobs-trainer\n    newTag: latest\n", filename)
+    assert_reported(
+        problems(repo), "overlays/odd: TFJob odd-train-r1:", "containers[tensorflow].image", "tag 'latest' moves"
+    )
+
+
+def test_a_directory_without_kustomization_fails(repo):
+    write(repo, "overlays/plain/tfjob.yaml", (ROOT / "base" / "tfjob.yaml").read_text())
+    assert_reported(
+        problems(repo), "overlays/plain: directory: kustomization.yaml: missing: Argo CD would apply", "plain manifests"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("https://github.com/example/textjobs//base?ref=main", "remote resource"),
+        ("github.com/example/textjobs/base?ref=v1", "remote resource"),
+        ("file:///etc/textjobs/base", "remote resource"),
+        ("/srv/base", "points outside the repository"),
+        ("../../../elsewhere", "points outside the repository"),
+    ],
+)
+def test_remote_and_outside_resources_are_refused(repo, reference, message):
+    write(
+        repo,
+        "overlays/remote/kustomization.yaml",
+        f"resources:\n  - ../../base\n  - {reference}\nnamePrefix: remote-\n",
+    )
+    found, _, _ = validate.validate(repo, scan=False)
+    assert_reported(
+        [str(p) for p in found],
+        "overlays/remote: overlays/remote/kustomization.yaml:",
+        f"resources[{reference}]",
+        message,
+    )
+
+
+def test_a_remote_resource_inside_a_component_is_refused(repo):
+    write(
+        repo,
+        "components/fetch/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - https://example.com/extra.yaml\n",
+    )
+    name = experiment(repo, "uses-fetch", "components:\n  - ../../components/fetch\n")
+    assert_reported(
+        problems(repo, [name]),
+        "components/fetch/kustomization.yaml",
+        "resources[https://example.com/extra.yaml]",
+        "remote resource",
+    )
+
+
+def test_an_image_override_that_matches_nothing_fails(repo):
+    # The base already renamed training-image, so this override matches no container.
+    name = experiment(repo, "stale-image", "images:\n  - name: training-image\n    newTag: 0.2.0\n")
+    assert_reported(
+        problems(repo, [name]),
+        "overlays/stale-image/kustomization.yaml: images[training-image]: matches no container",
+        "old image ships",
+    )
+
+
+def test_an_image_override_that_applies_passes(repo):
+    name = experiment(repo, "new-image", "images:\n  - name: ghcr.io/example/textjobs-trainer\n    newTag: 0.2.0\n")
+    assert problems(repo, [name]) == []
+
+
+def test_two_experiments_rendering_one_object_fail(repo):
+    write(repo, "overlays/twin/kustomization.yaml", "resources:\n  - ../capsule-b\n")
+    assert_reported(
+        problems(repo), "overlays/twin: TFJob capsule-b-train-r1: metadata.name: also rendered by overlays/capsule-b"
+    )
+
+
+def patch(ops: str) -> str:
+    return "patches:\n  - target: {kind: TFJob}\n    patch: |-\n" + "".join(
+        f"      {line}\n" for line in ops.strip().splitlines()
+    )
+
+
+def test_a_ps_replica_the_kustomize_configuration_does_not_rewrite_fails(repo):
+    ops = """
+- op: copy
+  from: /spec/tfReplicaSpecs/Chief
+  path: /spec/tfReplicaSpecs/PS
+"""
+    name = experiment(repo, "with-ps", patch(ops))
+    assert_reported(
+        problems(repo, [name]),
+        "tfReplicaSpecs.PS.template.spec.containers[tensorflow].envFrom.configMapRef",
+        "base/kustomizeconfig.yaml",
+    )
+
+
+def test_a_config_key_typo_in_env_fails(repo):
+    ops = f"""
+- op: add
+  path: {CHIEF}/containers/0/env/-
+  value: {{name: numEpoch, value: "3"}}
+"""
+    name = experiment(repo, "env-typo", patch(ops))
+    assert_reported(
+        problems(repo, [name]),
+        "overlays/env-typo: TFJob env-typo-train-r1:",
+        ".env:",
+        "unknown configuration key 'numEpoch'",
+    )
+
+
+def test_a_batch_that_does_not_split_over_workers_fails(repo):
+    extra = (
+        "components:\n  - ../../components/multi-worker\n"
+        "configMapGenerator:\n  - name: experiment-config\n    behavior: merge\n    literals:\n      - batchSize=33\n"
+    )
+    name = experiment(repo, "odd-batch", extra)
+    assert_reported(problems(repo, [name]), "batchSize=33 does not split over 2 replicas")
+
+
+def test_requests_above_limits_fail(repo):
+    ops = f"""
+- op: replace
+  path: {CHIEF}/containers/0/resources/requests/memory
+  value: 16Gi
+"""
+    name = experiment(repo, "greedy", patch(ops))
+    assert_reported(problems(repo, [name]), "resources.requests.memory: 16Gi is above the limit 8Gi")
+
+
+def test_host_path_in_a_worker_fails(repo):
+    ops = """
+- op: add
+  path: /spec/tfReplicaSpecs/Worker/template/spec/volumes/-
+  value: {name: node, hostPath: {path: /var/lib}}
+"""
+    name = experiment(repo, "host-worker", "components:\n  - ../../components/multi-worker\n" + patch(ops))
+    assert_reported(problems(repo, [name]), "tfReplicaSpecs.Worker.template.spec.volumes[node].hostPath")
+
+
+def test_the_project_whitelists_exactly_what_experiments_render(repo):
+    project = repo / "argocd" / "project.yaml"
+    project.write_text(
+        project.read_text().replace(
+            "clusterResourceWhitelist: []", 'clusterResourceWhitelist:\n    - group: ""\n      kind: Namespace'
+        )
+    )
+    experiment(repo, "with-role", "resources:\n  - role.yaml\n")
+    write(
+        repo,
+        "overlays/with-role/role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: reader\n  namespace: textjobs\nrules: []\n",
+    )
+    found = problems(repo)
+    assert_reported(found, ".: AppProject textjobs: spec.clusterResourceWhitelist: ['core/Namespace']")
+    assert_reported(found, "rbac.authorization.k8s.io/Role is rendered by an experiment but not whitelisted")
+
+
+def test_an_unused_whitelist_entry_and_a_wildcard_fail(repo):
+    project = repo / "argocd" / "project.yaml"
+    project.write_text(project.read_text() + '    - group: "*"\n      kind: "*"\n')
+    assert_reported(problems(repo), "spec.namespaceResourceWhitelist: wildcard */*")
+
+
+def test_the_namespace_must_enforce_restricted(repo):
+    namespace = repo / "argocd" / "namespace.yaml"
+    namespace.write_text(namespace.read_text().replace("enforce: restricted", "enforce: baseline"))
+    assert_reported(
+        problems(repo),
+        ".: Namespace textjobs: metadata.labels[pod-security.kubernetes.io/enforce]: 'baseline'; set it to restricted",
+    )
