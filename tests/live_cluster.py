@@ -26,11 +26,13 @@ NAMESPACE = "textjobs"
 TERMINAL = ("Succeeded", "Failed")
 
 
-def require_binaries() -> None:
-    missing = [name for name in CLUSTER_COMPONENTS if not is_built(COMPONENTS[name])]
+def require_binaries(names: tuple[str, ...] = CLUSTER_COMPONENTS) -> None:
+    missing = [name for name in names if not is_built(COMPONENTS[name])]
     if not missing:
         return
-    message = f"local-cluster binaries not built ({', '.join(missing)}); run `make cluster-build`"
+    message = (
+        f"local-cluster binaries not built ({', '.join(missing)}); run `make cluster-build ARGS='{' '.join(missing)}'`"
+    )
     if os.environ.get("TEXTJOBS_REQUIRE_CLUSTER") == "1":
         pytest.fail(message)
     pytest.skip(message)

@@ -23,6 +23,7 @@ OPERATOR_CA_NAME = "training-operator-ca"
 OPERATOR_SERVICE_DNS = "training-operator.kubeflow.svc"
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 VALID_DAYS = 3650
+PKI_VERSION = "2"  # bump when what ensure_pki makes changes, so cached PKIs are made anew
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def make_ca(pair: Pair, common_name: str) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, True, False, False, True, False, False, False), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     _write(pair, cert, key)
@@ -92,6 +94,8 @@ def issue(
         _builder(_name(common_name, organization), ca_cert.subject, key)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
     if server:
         names = [x509.DNSName(name) for name in dns] + [x509.IPAddress(LOOPBACK)]
@@ -118,7 +122,8 @@ class Pki:
 def ensure_pki(directory: Path) -> Pki:
     """Create the certificates once; later calls return the existing ones."""
     pki = Pki(directory)
-    if (directory / "complete").exists():
+    marker = directory / "complete"
+    if marker.exists() and marker.read_text() == PKI_VERSION:
         return pki
     directory.mkdir(parents=True, exist_ok=True)
     ca, operator_ca = pki.pair("ca"), pki.pair("operator-ca")
@@ -142,5 +147,5 @@ def ensure_pki(directory: Path) -> Pki:
     pki.service_account_public_key.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    (directory / "complete").write_text("")
+    marker.write_text(PKI_VERSION)
     return pki
