@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,15 +44,7 @@ def test_staging_modules_are_replaced_by_their_releases():
 
 
 def test_the_committed_wrapper_matches_kubernetes_own_replace_block():
-    go = build.go_binary()
-    info = json.loads(
-        subprocess.run(
-            [go, "mod", "download", "-json", f"k8s.io/kubernetes@{pins.KUBERNETES}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    info = build.module_download("k8s.io/kubernetes", pins.KUBERNETES)
     wanted = build.staging_replacements(Path(info["GoMod"]).read_text(), pins.KUBERNETES)
     committed = (pins.GO_MODULES / "kubernetes" / "go.mod").read_text()
     block = committed.split("replace (", 1)[1].split(")", 1)[0]

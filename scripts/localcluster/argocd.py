@@ -7,27 +7,20 @@ the Argo CD controller runs, offline, on objects taken from the live cluster.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from scripts.localcluster.build import go_binary
+from scripts.localcluster.build import module_download
 from scripts.localcluster.pins import ARGOCD, binary
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v2"
 
 
 def module_dir() -> Path:
-    out = subprocess.run(
-        [go_binary(), "mod", "download", "-json", f"{ARGOCD_MODULE}@{ARGOCD}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(json.loads(out.stdout)["Dir"])
+    return Path(module_download(ARGOCD_MODULE, ARGOCD)["Dir"])
 
 
 def crd_documents() -> list[dict]:

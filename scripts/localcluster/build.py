@@ -39,6 +39,14 @@ def go_binary() -> str:
     return go
 
 
+def module_download(module: str, version: str) -> dict:
+    """`go mod download -json module@version`: the module's Dir, GoMod and Zip in the module cache."""
+    out = subprocess.run(
+        [go_binary(), "mod", "download", "-json", f"{module}@{version}"], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
 def staging_replacements(kubernetes_gomod: str, version: str) -> list[str]:
     """`k8s.io/x => k8s.io/x v0.N.M` for each staging module kubernetes replaces with a local path.
 
@@ -73,10 +81,7 @@ def kubernetes_wrapper(kubernetes_gomod: str) -> str:
 
 
 def write_kubernetes_module(go: str) -> Path:
-    info = subprocess.run(
-        [go, "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES}"], capture_output=True, text=True, check=True
-    )
-    gomod = Path(json.loads(info.stdout)["GoMod"]).read_text()
+    gomod = Path(module_download("k8s.io/kubernetes", KUBERNETES)["GoMod"]).read_text()
     target = GO_MODULES / "kubernetes" / "go.mod"
     target.write_text(kubernetes_wrapper(gomod))
     subprocess.run([go, "mod", "tidy"], cwd=target.parent, check=True)

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import yaml
 
 from scripts.localcluster import kwok_stages, processes
 from scripts.localcluster.api import Api, wait_until
-from scripts.localcluster.build import build_all, go_binary
+from scripts.localcluster.build import build_all, module_download
 from scripts.localcluster.certs import Pki, ensure_pki
 from scripts.localcluster.pins import ROOT, STATE, TRAINING_OPERATOR, binary, cache_dir
 
@@ -216,13 +215,9 @@ def start_controllers(cluster: Cluster) -> None:
 
 
 def operator_manifests_dir() -> Path:
-    out = subprocess.run(
-        [go_binary(), "mod", "download", "-json", f"github.com/kubeflow/training-operator@{TRAINING_OPERATOR}"],
-        capture_output=True,
-        text=True,
-        check=True,
+    return (
+        Path(module_download("github.com/kubeflow/training-operator", TRAINING_OPERATOR)["Dir"]) / "manifests" / "base"
     )
-    return Path(json.loads(out.stdout)["Dir"]) / "manifests" / "base"
 
 
 def install_operator_resources(cluster: Cluster) -> None:
@@ -341,7 +336,7 @@ def node(name: str, extra: dict, taints: list) -> dict:
 
 
 def start_kwok(cluster: Cluster) -> None:
-    stages = kwok_stages.write(kwok_stages.kwok_module_dir(go_binary()), cluster.state / "kwok-stages.yaml")
+    stages = kwok_stages.write(kwok_stages.kwok_module_dir(), cluster.state / "kwok-stages.yaml")
     daemon = _start(
         cluster,
         "kwok",

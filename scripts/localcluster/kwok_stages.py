@@ -7,12 +7,11 @@ pods owned by a Job and is replaced by cluster/kwok/tfjob-stages.yaml.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import yaml
 
+from scripts.localcluster.build import module_download
 from scripts.localcluster.pins import GO_MODULES, KWOK
 
 KWOK_STAGES = (
@@ -27,11 +26,8 @@ KWOK_STAGES = (
 STEP_DELAY_MS = 200
 
 
-def kwok_module_dir(go: str) -> Path:
-    out = subprocess.run(
-        [go, "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK}"], capture_output=True, text=True, check=True
-    )
-    return Path(json.loads(out.stdout)["Dir"])
+def kwok_module_dir() -> Path:
+    return Path(module_download("sigs.k8s.io/kwok", KWOK)["Dir"])
 
 
 def quicken(stage: dict) -> dict:

@@ -127,24 +127,12 @@ def rule_configmaps_exist(r: Rendered) -> Iterator[Violation]:
     base/kustomizeconfig.yaml lists, so a replica type it does not list keeps the bare name."""
     rendered = {d.get("metadata", {}).get("name") for d in r.of_kind("ConfigMap")}
     fix = "add the replica type's paths to base/kustomizeconfig.yaml so kustomize rewrites the reference"
-    for c in containers(r):
-        for where, name, optional in _configmap_references(c):
-            if not optional and name not in rendered:
-                yield Violation(
-                    r.name,
-                    describe(c.pod.job.doc),
-                    f"{c.field}.{where}",
-                    f"ConfigMap {name!r} is not rendered by this experiment; {fix}",
-                )
-    for pod in pods(r):
-        for where, name, optional in _pod_configmap_references(pod.spec):
-            if not optional and name not in rendered:
-                yield Violation(
-                    r.name,
-                    describe(pod.job.doc),
-                    f"{pod.field}.{where}",
-                    f"ConfigMap {name!r} is not rendered by this experiment; {fix}",
-                )
+    references = [(c.pod, c.field, ref) for c in containers(r) for ref in _configmap_references(c)]
+    references += [(pod, pod.field, ref) for pod in pods(r) for ref in _pod_configmap_references(pod.spec)]
+    for pod, field, (where, name, optional) in references:
+        if not optional and name not in rendered:
+            message = f"ConfigMap {name!r} is not rendered by this experiment; {fix}"
+            yield Violation(r.name, describe(pod.job.doc), f"{field}.{where}", message)
 
 
 RULES = [rule_resources, rule_volume_mounts, rule_field_paths, rule_configmaps_exist]

@@ -7,6 +7,7 @@ code, whether a retry can help:
     0    done
     2    bad configuration or data: permanent, fix the experiment (ConfigError, DataError)
     3    storage that will not heal by waiting: a missing bucket or object, a permission
+    4    a crash loop: too many starts in a row from the same step (restarts.py)
     143  stopped by SIGTERM after a checkpoint (preemption): restart and resume
     200  a transient failure outlived its retry budget (a bucket outage, a peer that never
          arrived): restart and resume
@@ -22,6 +23,7 @@ import sys
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_PERMANENT_STORAGE = 3
+EXIT_CRASH_LOOP = 4
 EXIT_PREEMPTED = 143
 EXIT_TRANSIENT = 200
 
@@ -48,6 +50,13 @@ class DataError(RunError, ValueError):
     """A data file that cannot be used; the message names the file and line."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class CrashLoopError(RunError):
+    """Restarts that make no progress: retrying again would only loop until the job's deadline."""
+
+    exit_code = EXIT_CRASH_LOOP
+    kind = "crash loop"
 
 
 class StorageError(RunError):

@@ -66,6 +66,12 @@ KEYS: dict[str, Key] = {
     "mixedPrecision": Key(parse_bool, "false", "float16 compute with loss scaling (GPUs)"),
     "xla": Key(parse_auto_bool, "auto", "XLA-compile the step; auto: the task decides per model"),
     "scratchDir": Key(parse_str, "", "local working directory when modelDir is in a bucket"),
+    "maxStartsWithoutProgress": Key(
+        parse_int,
+        "5",
+        "fail for good (exit 4) after this many starts in a row from the same checkpoint; 0 = no limit",
+        between(0, 1000),
+    ),
     "peerTimeoutSeconds": Key(
         parse_int,
         "600",

@@ -37,6 +37,7 @@ from trainers.runtime.errors import EXIT_PREEMPTED, RunError, TransientError, re
 from trainers.runtime.history import History
 from trainers.runtime.rendezvous import wait_for_peers
 from trainers.runtime.reporting import Progress, write_json_atomically
+from trainers.runtime.restarts import StartLedger
 from trainers.runtime.rundir import Run
 from trainers.runtime.task import Context
 
@@ -215,6 +216,9 @@ class Trainer:
         restored = store.restore()
         step = int(step_var.numpy())
         totals = totals_var.numpy().copy()
+        ledger = StartLedger(run)
+        if role.is_chief:
+            ledger.record_start(step, cfg.max_starts_without_progress)
 
         features, targets = task_run.train_arrays()
         num_examples = len(self.inputs.train)
@@ -301,7 +305,10 @@ class Trainer:
             faults.point("epoch.checkpointed")
             if role.is_chief:
                 finish_epoch(epoch + 1, step)
-        return self._export(task_run, model, best, history, progress, step)
+        code = self._export(task_run, model, best, history, progress, step)
+        if role.is_chief:
+            ledger.finished(step)
+        return code
 
     # -- step 6: export ------------------------------------------------------------------------
 
