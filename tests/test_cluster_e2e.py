@@ -9,6 +9,7 @@ Argo CD's pinned CRDs.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -255,3 +256,28 @@ def test_argocd_cli_judges_live_tfjobs_with_the_shipped_health_check(cluster: Ku
         status, message = argocd.health(job, argocd_cm)
         assert status == expected, f"{state}: Argo CD says {status} ({message})"
         assert lua51_health(job)[0] == status, f"{state}: lupa's Lua 5.1 disagrees with Argo CD"
+
+
+def test_validate_adds_the_server_side_dry_run_which_catches_what_static_checks_miss(
+    cluster: Kube, monkeypatch, tmp_path
+):
+    """A label value over 63 characters passes kustomize, kubeconform and the policy; only the API
+    server refuses it. With a cluster reachable, `make validate` asks the server too."""
+    from scripts import validate
+    from tests.test_policy_overlays import COPIED
+
+    for name in COPIED:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    overlay = tmp_path / "overlays" / "long-label"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "resources:\n  - ../../base\nnamePrefix: long-label-\nlabels:\n  - pairs:\n      team: " + "x" * 70 + "\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    static, _, _ = validate.validate(tmp_path, ["overlays/long-label"], scan=False)
+    assert static == []
+    served, _, _ = validate.validate(tmp_path, ["overlays/long-label"], scan=False, server="test cluster")
+    assert any("server-side dry run" in str(p) and "must be no more than 63" in str(p) for p in served), served
+    clean, _, _ = validate.validate(ROOT, scan=False, server="test cluster")
+    assert clean == []

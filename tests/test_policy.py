@@ -120,6 +120,18 @@ CASES = {
         ),
         "tfReplicaSpecs.PS.template.spec.containers[tensorflow].envFrom.configMapRef: ConfigMap 'experiment-config' is not rendered",
     ),
+    "duplicate env var": (
+        lambda r: container(r)["env"].append({"name": "HOME", "value": "/tmp"}),
+        "env: env var 'HOME' appears twice",
+    ),
+    "duplicate port": (
+        lambda r: container(r)["ports"].append({"name": "second", "containerPort": 2222}),
+        "ports: containerPort 2222 appears twice",
+    ),
+    "duplicate volume": (
+        lambda r: pod(r)["volumes"].append({"name": "scratch", "emptyDir": {}}),
+        "volumes: volume name 'scratch' appears twice",
+    ),
     # pod security, on every replica type and container kind
     "root": (lambda r: pod(r)["securityContext"].update(runAsNonRoot=False), "runAsNonRoot: must be true"),
     "uid 0 on the pod": (

@@ -135,4 +135,48 @@ def rule_configmaps_exist(r: Rendered) -> Iterator[Violation]:
             yield Violation(r.name, describe(pod.job.doc), f"{field}.{where}", message)
 
 
-RULES = [rule_resources, rule_volume_mounts, rule_field_paths, rule_configmaps_exist]
+def _duplicates(names: list) -> list:
+    return sorted({n for n in names if n is not None and names.count(n) > 1}, key=str)
+
+
+def rule_unique_names(r: Rendered) -> Iterator[Violation]:
+    """Server-side apply merges lists by these keys and refuses duplicates; caught here first."""
+    for pod in pods(r):
+        all_containers = [
+            c.get("name")
+            for kind in ("containers", "initContainers", "ephemeralContainers")
+            for c in pod.spec.get(kind) or []
+        ]
+        checks = [
+            (f"{pod.field}.containers", "container name", all_containers),
+            (f"{pod.field}.volumes", "volume name", [v.get("name") for v in pod.spec.get("volumes") or []]),
+        ]
+        for field, what, names in checks:
+            for name in _duplicates(names):
+                yield Violation(
+                    r.name,
+                    describe(pod.job.doc),
+                    field,
+                    f"{what} {name!r} appears twice; the API server refuses the object",
+                )
+    for c in containers(r):
+        checks = [
+            (f"{c.field}.env", "env var", [e.get("name") for e in c.spec.get("env") or []]),
+            (
+                f"{c.field}.ports",
+                "containerPort",
+                [(p.get("containerPort"), p.get("protocol", "TCP")) for p in c.spec.get("ports") or []],
+            ),
+        ]
+        for field, what, names in checks:
+            for name in _duplicates(names):
+                shown = name[0] if isinstance(name, tuple) else name
+                yield Violation(
+                    r.name,
+                    describe(c.pod.job.doc),
+                    field,
+                    f"{what} {shown!r} appears twice; server-side apply refuses it: keep one",
+                )
+
+
+RULES = [rule_resources, rule_volume_mounts, rule_field_paths, rule_configmaps_exist, rule_unique_names]
