@@ -114,7 +114,7 @@ def documents(text: str) -> list[dict]:
 def cluster(tmp_path_factory):
     require_binaries()
     state = tmp_path_factory.mktemp("cluster")
-    started = control_plane.up(state)
+    started = control_plane.up(state, ephemeral=True)
     try:
         yield Kube(started.kubeconfig)
     finally:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,27 @@ def test_daemons_are_stopped_by_pid_and_only_while_the_pid_is_theirs(tmp_path):
     impostor = processes.Daemon("etcd", os.getpid(), "/no/such/etcd")
     assert not impostor.alive()
     assert processes.stop(tmp_path, impostor) == "not running"
+
+
+def test_a_test_clusters_daemon_dies_with_the_process_that_started_it(tmp_path):
+    """A test killed with SIGKILL cannot run `down`; its cluster must not outlive it."""
+    starter = (
+        "import sys; from pathlib import Path; from scripts.localcluster import processes; "
+        "d = processes.start(Path(sys.argv[1]), 'orphan', ['/bin/sleep', '300'], die_with_parent=True); "
+        "print(d.pid, flush=True); import time; time.sleep(300)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=pins.ROOT
+    )
+    child_pid = int(parent.stdout.readline())
+    [daemon] = processes.recorded(tmp_path)
+    assert daemon.pid == child_pid and daemon.alive()
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 60  # the kernel's SIGTERM is asynchronous; a bound, not a speed check
+    while daemon.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not daemon.alive()
 
 
 def test_a_daemon_that_ignores_sigterm_is_killed(tmp_path, monkeypatch):

@@ -57,6 +57,7 @@ class Cluster:
     state: Path
     ports: dict[str, int]
     pki: Pki
+    ephemeral: bool = False  # a test's cluster: its daemons die with the process that started them
 
     @property
     def api(self) -> Api:
@@ -91,7 +92,7 @@ def step(message: str) -> None:
 
 
 def _start(cluster: Cluster, name: str, command: list[str], env: dict | None = None) -> processes.Daemon:
-    daemon = processes.start(cluster.state, name, command, env=env)
+    daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral)
     step(f"{name} started (pid {daemon.pid}, log .cluster/logs/{name}.log)")
     return daemon
 
@@ -402,7 +403,9 @@ def is_up(cluster: Cluster | None) -> bool:
         return False
 
 
-def up(state: Path = STATE) -> Cluster:
+def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
+    """Start the cluster (building first if needed). `ephemeral`: for tests, whose daemons must not
+    outlive a test process that is killed before it can run `down`."""
     existing = load(state)
     if is_up(existing):
         step(f"already up; KUBECONFIG={existing.kubeconfig}")
@@ -412,7 +415,7 @@ def up(state: Path = STATE) -> Cluster:
     build_all()
     started = time.monotonic()
     state.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(state, free_ports(PORT_NAMES), ensure_pki(cache_dir() / "pki"))
+    cluster = Cluster(state, free_ports(PORT_NAMES), ensure_pki(cache_dir() / "pki"), ephemeral)
     (state / "ports.json").write_text(json.dumps(cluster.ports, indent=1))
     try:
         start_etcd(cluster)

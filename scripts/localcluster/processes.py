@@ -6,6 +6,7 @@ A PID file holds the PID and the binary's path. `stop` signals a PID only while
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STOP_GRACE_S = 15.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,22 @@ def log_path(state: Path, name: str) -> Path:
     return state / "logs" / f"{name}.log"
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends SIGTERM when the starting thread exits."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start(
-    state: Path, name: str, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    state: Path,
+    name: str,
+    command: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    die_with_parent: bool = False,
 ) -> Daemon:
-    """Start `command` in its own session, so it outlives `make cluster-up` and ignores its Ctrl-C."""
+    """Start `command` in its own session, so it outlives `make cluster-up` and ignores its Ctrl-C;
+    with `die_with_parent` (tests) it ends when the process that started it ends, however that ends."""
     log = log_path(state, name)
     log.parent.mkdir(parents=True, exist_ok=True)
     pid_dir(state).mkdir(parents=True, exist_ok=True)
@@ -61,6 +75,7 @@ def start(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
     daemon = Daemon(name, proc.pid, os.path.realpath(command[0]))
     (pid_dir(state) / f"{name}.json").write_text(json.dumps(daemon.__dict__))
