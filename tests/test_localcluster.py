@@ -84,7 +84,7 @@ def test_a_wrapper_component_is_rebuilt_when_its_go_sum_changes(tmp_path, monkey
 def test_the_operator_webhook_pki_passes_the_operators_own_checks(tmp_path):
     """cert-controller accepts the Secret only if: the CA is valid for `training-operator-ca` with a
     PKCS#1 key, and the serving pair verifies for the Service name for more than 90 days."""
-    pki = certs.ensure_pki(tmp_path)
+    pki = certs.ensure_operator_pki(tmp_path / "operator")
     ca, serving = pki.pair("operator-ca"), pki.pair("operator-webhook")
     assert ca.key.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
     ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
@@ -95,7 +95,8 @@ def test_the_operator_webhook_pki_passes_the_operators_own_checks(tmp_path):
         verifier.verify(leaf, [])
     san = ca_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == [certs.OPERATOR_CA_NAME]
-    assert certs.ensure_pki(tmp_path).pair("ca").cert.read_bytes() == pki.pair("ca").cert.read_bytes()  # made once
+    again = certs.ensure_operator_pki(tmp_path / "operator")  # made once per machine, then reused
+    assert again.pair("operator-ca").cert.read_bytes() == ca.cert.read_bytes()
 
 
 def test_the_admin_client_certificate_is_cluster_admin(tmp_path):

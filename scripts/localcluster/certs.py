@@ -1,14 +1,18 @@
 """The local cluster's PKI: one CA for the API server and its clients, one for the operator's webhook.
 
-Kept in the cache directory and reused by every local cluster on the machine, because the
-Training Operator writes its webhook serving pair to a fixed path (/tmp/k8s-webhook-server/):
-clusters that share the pair cannot overwrite each other's.
+The cluster PKI lives in the cache directory. The operator's webhook PKI lives beside the fixed
+path where operator v1.9.4 reads its serving pair (/tmp/k8s-webhook-server/serving-certs/, where a
+kubelet would mount its Secret): that path is one per machine, so every local cluster on the
+machine, whatever its cache directory, must serve the same pair, or starting one cluster would
+break the webhook of another.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,9 @@ OPERATOR_CA_NAME = "training-operator-ca"
 OPERATOR_SERVICE_DNS = "training-operator.kubeflow.svc"
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 VALID_DAYS = 3650
+WEBHOOK_ROOT = Path("/tmp/k8s-webhook-server")
+WEBHOOK_CERT_DIR = WEBHOOK_ROOT / "serving-certs"
+OPERATOR_PKI_DIR = WEBHOOK_ROOT / "textjobs-operator-pki"
 PKI_VERSION = "2"  # bump when what ensure_pki makes changes, so cached PKIs are made anew
 
 
@@ -126,7 +133,7 @@ def ensure_pki(directory: Path) -> Pki:
     if marker.exists() and marker.read_text() == PKI_VERSION:
         return pki
     directory.mkdir(parents=True, exist_ok=True)
-    ca, operator_ca = pki.pair("ca"), pki.pair("operator-ca")
+    ca = pki.pair("ca")
     make_ca(ca, "textjobs-local-ca")
     issue(
         ca,
@@ -136,8 +143,6 @@ def ensure_pki(directory: Path) -> Pki:
         server=True,
     )
     issue(ca, pki.pair("admin"), "textjobs-admin", organization="system:masters", server=False)
-    make_ca(operator_ca, OPERATOR_CA_NAME)
-    issue(operator_ca, pki.pair("operator-webhook"), OPERATOR_SERVICE_DNS, dns=(OPERATOR_SERVICE_DNS,), server=True)
     key = _key()
     pki.service_account_key.write_bytes(
         key.private_bytes(
@@ -148,4 +153,28 @@ def ensure_pki(directory: Path) -> Pki:
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     marker.write_text(PKI_VERSION)
+    return pki
+
+
+def ensure_operator_pki(directory: Path = OPERATOR_PKI_DIR) -> Pki:
+    """The webhook CA and serving pair, made once per machine. Made in a scratch directory and
+    renamed into place, so clusters starting side by side agree on one pair."""
+    pki = Pki(directory)
+    if (directory / "complete").exists():
+        return pki
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Pki(Path(tempfile.mkdtemp(prefix=".operator-pki-", dir=directory.parent)))
+    make_ca(scratch.pair("operator-ca"), OPERATOR_CA_NAME)
+    issue(
+        scratch.pair("operator-ca"),
+        scratch.pair("operator-webhook"),
+        OPERATOR_SERVICE_DNS,
+        dns=(OPERATOR_SERVICE_DNS,),
+        server=True,
+    )
+    (scratch.directory / "complete").write_text(PKI_VERSION)
+    try:
+        scratch.directory.rename(directory)
+    except OSError:  # another cluster made it first: use theirs
+        shutil.rmtree(scratch.directory, ignore_errors=True)
     return pki

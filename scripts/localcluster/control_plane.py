@@ -24,16 +24,12 @@ import yaml
 from scripts.localcluster import kwok_stages, processes
 from scripts.localcluster.api import Api, wait_until
 from scripts.localcluster.build import build_all, module_download
-from scripts.localcluster.certs import Pki, ensure_pki
+from scripts.localcluster.certs import WEBHOOK_CERT_DIR, Pki, ensure_operator_pki, ensure_pki
 from scripts.localcluster.pins import ROOT, STATE, TRAINING_OPERATOR, binary, cache_dir
 
 CONTEXT = "textjobs-local"
 OPERATOR_NAMESPACE = "kubeflow"
 WEBHOOK_CONFIGURATION = "validator.training-operator.kubeflow.org"  # the name the operator patches
-# In a pod the kubelet mounts the webhook Secret here; the operator waits until the files appear.
-# The path is fixed in operator v1.9.4; every local cluster on the machine shares one PKI, so
-# clusters side by side write the same files.
-WEBHOOK_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
 NODES = {
     # name: (extra capacity, taints)
     "kwok-cpu": ({}, []),
@@ -230,7 +226,8 @@ def install_operator_resources(cluster: Cluster) -> None:
         f"/api/v1/namespaces/{OPERATOR_NAMESPACE}",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
     )
-    pair, ca = cluster.pki.pair("operator-webhook"), cluster.pki.pair("operator-ca")
+    operator_pki = ensure_operator_pki()
+    pair, ca = operator_pki.pair("operator-webhook"), operator_pki.pair("operator-ca")
 
     def b64(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
@@ -249,6 +246,7 @@ def install_operator_resources(cluster: Cluster) -> None:
             },
         },
     )
+    # In a pod the kubelet mounts the Secret at this fixed path; the operator waits for the files.
     WEBHOOK_CERT_DIR.mkdir(parents=True, exist_ok=True)
     for source, name in ((pair.cert, "tls.crt"), (pair.key, "tls.key"), (ca.cert, "ca.crt")):
         target = WEBHOOK_CERT_DIR / name
