@@ -79,24 +79,30 @@ def _applied(override: dict, images: set[str]) -> bool:
     return False
 
 
+def _shown(path: Path, root: Path) -> str:
+    """Relative to the repository when inside it (throw-away experiments of `make run` may not be)."""
+    try:
+        return str(path.relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def rule_image_overrides_match(r: Rendered, root: Path, cache: dict[str, Rendered]) -> Iterator[Violation]:
     """Each Kustomization in the experiment's tree is rendered on its own (cached) and its own
     `images:` entries, and those of the components it lists, are looked for in that render."""
-    for directory in [
-        root / r.name,
-        *[p for field, p in local_references(root / r.name, root, recursive=True) if field == "resources"],
-    ]:
+    top = (root / r.name).resolve()
+    for directory in [top, *[p for field, p in local_references(top, root, recursive=True) if field == "resources"]]:
         if kustomization_file(directory) is None:
             continue
-        key = str(directory.relative_to(root))
-        own = r if key == r.name else cache.setdefault(key, render(key, root))
+        key = _shown(directory, root)
+        own = r if directory == top else cache.setdefault(key, render(key, root))
         if own.error:
             continue
         images = {c.spec.get("image", "") for c in containers(own)}
         for source in [directory, *_components(directory, root)]:
             for override in _overrides(source):
                 if not _applied(override, images):
-                    file = kustomization_file(source).relative_to(root)
+                    file = _shown(kustomization_file(source), root)
                     yield Violation(
                         r.name,
                         f"{file}",
