@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete runs/<EXP> first instead of resuming it")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run directories go")
     args = parser.parse_args(argv)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; restore it so an interrupt always stops every replica.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     printer = lambda text: print(text, flush=True)  # noqa: E731
     try:
         name = resolve(args.experiment)

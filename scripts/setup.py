@@ -93,7 +93,7 @@ def ensure_tool(name: str, module: str, version: str) -> bool:
     if go is None:
         raise SystemExit(
             f"setup: {name} {version} is missing from bin/ and Go is not installed.\n"
-            f"  Install Go >= 1.24 (https://go.dev/dl/) and re-run `make setup`, or put a\n"
+            f"  Install Go >= 1.26 (https://go.dev/dl/; the local cluster needs it) and re-run `make setup`, or put a\n"
             f"  {name} {version} binary at bin/{name} yourself."
         )
     print(f"setup: go install {module}@{version} -> bin/{name}", flush=True)
