@@ -9,104 +9,29 @@ at once.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import shutil
-import socket
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from scripts.localcluster import kwok_stages, processes
-from scripts.localcluster.api import Api, wait_until
-from scripts.localcluster.build import build_all, module_download
-from scripts.localcluster.certs import WEBHOOK_CERT_DIR, Pki, ensure_operator_pki, ensure_pki
-from scripts.localcluster.pins import ROOT, STATE, TRAINING_OPERATOR, binary, cache_dir
+from scripts.localcluster import processes
+from scripts.localcluster.api import wait_until
+from scripts.localcluster.build import build_all
+from scripts.localcluster.certs import Pki, ensure_pki
+from scripts.localcluster.daemons import PORT_NAMES, Cluster, alive_check, free_ports, log_tail, start, step
+from scripts.localcluster.kwok_nodes import start_kwok
+from scripts.localcluster.pins import ROOT, STATE, binary, cache_dir
+from scripts.localcluster.training_operator import install_operator_resources, start_operator
 
 CONTEXT = "textjobs-local"
-OPERATOR_NAMESPACE = "kubeflow"
-WEBHOOK_CONFIGURATION = "validator.training-operator.kubeflow.org"  # the name the operator patches
-NODES = {
-    # name: (extra capacity, taints)
-    "kwok-cpu": ({}, []),
-    "kwok-gpu": ({"nvidia.com/gpu": "8"}, [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]),
-}
-PORT_NAMES = (
-    "etcd",
-    "etcd-peer",
-    "apiserver",
-    "controller-manager",
-    "scheduler",
-    "webhook",
-    "operator-metrics",
-    "operator-health",
-    "kwok",
-)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    state: Path
-    ports: dict[str, int]
-    pki: Pki
-    ephemeral: bool = False  # a test's cluster: its daemons die with the process that started them
-
-    @property
-    def api(self) -> Api:
-        return Api(self.ports["apiserver"], self.pki)
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.state / "kubeconfig"
-
-
-def free_ports(names: tuple[str, ...]) -> dict[str, int]:
-    sockets = []
-    try:
-        for _ in names:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return {name: s.getsockname()[1] for name, s in zip(names, sockets, strict=True)}
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def log_tail(state: Path, name: str, lines: int = 15) -> str:
-    path = processes.log_path(state, name)
-    text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-    return f"last lines of {path}:\n" + "\n".join(text)
-
-
-def step(message: str) -> None:
-    print(f"cluster: {message}", flush=True)
-
-
-def _start(cluster: Cluster, name: str, command: list[str], env: dict | None = None) -> processes.Daemon:
-    daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral)
-    step(f"{name} started (pid {daemon.pid}, log .cluster/logs/{name}.log)")
-    return daemon
-
-
-def _alive_check(cluster: Cluster, daemon: processes.Daemon, check):
-    """Fail fast when the daemon died instead of waiting out the timeout."""
-
-    def probe() -> bool:
-        if not daemon.alive():
-            raise RuntimeError(f"{daemon.name} exited\n{log_tail(cluster.state, daemon.name)}")
-        return check()
-
-    return probe
 
 
 def start_etcd(cluster: Cluster) -> None:
     client, peer = cluster.ports["etcd"], cluster.ports["etcd-peer"]
-    daemon = _start(
+    daemon = start(
         cluster,
         "etcd",
         [
@@ -127,12 +52,12 @@ def start_etcd(cluster: Cluster) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=2) as answer:
             return json.loads(answer.read()).get("health") == "true"
 
-    wait_until("etcd", _alive_check(cluster, daemon, healthy), 60, lambda: log_tail(cluster.state, "etcd"))
+    wait_until("etcd", alive_check(cluster, daemon, healthy), 60, lambda: log_tail(cluster.state, "etcd"))
 
 
 def start_apiserver(cluster: Cluster) -> None:
     pki = cluster.pki
-    daemon = _start(
+    daemon = start(
         cluster,
         "kube-apiserver",
         [
@@ -154,7 +79,7 @@ def start_apiserver(cluster: Cluster) -> None:
     )
     wait_until(
         "kube-apiserver",
-        _alive_check(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200),
+        alive_check(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200),
         120,
         lambda: log_tail(cluster.state, "kube-apiserver"),
     )
@@ -184,7 +109,7 @@ def write_kubeconfig(cluster: Cluster) -> None:
 
 def start_controllers(cluster: Cluster) -> None:
     kubeconfig = str(cluster.kubeconfig)
-    _start(
+    start(
         cluster,
         "kube-controller-manager",
         [
@@ -198,7 +123,7 @@ def start_controllers(cluster: Cluster) -> None:
             "--controllers=*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle",
         ],
     )
-    _start(
+    start(
         cluster,
         "kube-scheduler",
         [
@@ -209,161 +134,6 @@ def start_controllers(cluster: Cluster) -> None:
             f"--secure-port={cluster.ports['scheduler']}",
         ],
     )
-
-
-def operator_manifests_dir() -> Path:
-    return (
-        Path(module_download("github.com/kubeflow/training-operator", TRAINING_OPERATOR)["Dir"]) / "manifests" / "base"
-    )
-
-
-def install_operator_resources(cluster: Cluster) -> None:
-    """TFJob CRD (server-side: too big for client-side apply), the webhook Secret and registration."""
-    api = cluster.api
-    crd = yaml.safe_load((operator_manifests_dir() / "crds" / "kubeflow.org_tfjobs.yaml").read_text())
-    api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
-    api.apply(
-        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}",
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
-    )
-    operator_pki = ensure_operator_pki()
-    pair, ca = operator_pki.pair("operator-webhook"), operator_pki.pair("operator-ca")
-
-    def b64(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    api.apply(
-        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets/training-operator-webhook-cert",
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "training-operator-webhook-cert", "namespace": OPERATOR_NAMESPACE},
-            "data": {
-                "ca.crt": b64(ca.cert),
-                "ca.key": b64(ca.key),
-                "tls.crt": b64(pair.cert),
-                "tls.key": b64(pair.key),
-            },
-        },
-    )
-    # In a pod the kubelet mounts the Secret at this fixed path; the operator waits for the files.
-    WEBHOOK_CERT_DIR.mkdir(parents=True, exist_ok=True)
-    for source, name in ((pair.cert, "tls.crt"), (pair.key, "tls.key"), (ca.cert, "ca.crt")):
-        target = WEBHOOK_CERT_DIR / name
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            staged = target.with_name(f".{name}.{os.getpid()}")
-            staged.write_bytes(source.read_bytes())
-            staged.chmod(0o600)
-            staged.replace(target)
-    # No kube-proxy here, so the API server reaches the webhook by URL rather than through a Service.
-    api.apply(
-        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{WEBHOOK_CONFIGURATION}",
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": WEBHOOK_CONFIGURATION},
-            "webhooks": [
-                {
-                    "name": "validator.tfjob.training-operator.kubeflow.org",
-                    "admissionReviewVersions": ["v1"],
-                    "sideEffects": "None",
-                    "failurePolicy": "Fail",
-                    "clientConfig": {
-                        "url": f"https://127.0.0.1:{cluster.ports['webhook']}/validate-kubeflow-org-v1-tfjob",
-                        "caBundle": b64(ca.cert),
-                    },
-                    "rules": [
-                        {
-                            "apiGroups": ["kubeflow.org"],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["tfjobs"],
-                        }
-                    ],
-                }
-            ],
-        },
-    )
-    wait_until("TFJob CRD", lambda: cluster.api.get("/apis/kubeflow.org/v1/tfjobs")[0] == 200, 60)
-
-
-def start_operator(cluster: Cluster) -> None:
-    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), MY_POD_NAMESPACE=OPERATOR_NAMESPACE)
-    daemon = _start(
-        cluster,
-        "training-operator",
-        [
-            str(binary("training-operator.v1")),
-            "--enable-scheme=tfjob",
-            f"--webhook-server-port={cluster.ports['webhook']}",
-            f"--metrics-bind-address=127.0.0.1:{cluster.ports['operator-metrics']}",
-            f"--health-probe-bind-address=127.0.0.1:{cluster.ports['operator-health']}",
-        ],
-        env=env,
-    )
-
-    def ready() -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{cluster.ports['operator-health']}/readyz", timeout=2) as answer:
-            return answer.status == 200
-
-    wait_until(
-        "training-operator",
-        _alive_check(cluster, daemon, ready),
-        120,
-        lambda: log_tail(cluster.state, "training-operator"),
-    )
-
-
-def node(name: str, extra: dict, taints: list) -> dict:
-    capacity = {"cpu": "64", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti", **extra}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "type": "kwok",
-            },
-        },
-        "spec": {"taints": taints},
-        "status": {"capacity": capacity, "allocatable": capacity},
-    }
-
-
-def start_kwok(cluster: Cluster) -> None:
-    stages = kwok_stages.write(kwok_stages.kwok_module_dir(), cluster.state / "kwok-stages.yaml")
-    daemon = _start(
-        cluster,
-        "kwok",
-        [
-            str(binary("kwok")),
-            f"--kubeconfig={cluster.kubeconfig}",
-            f"--config={stages}",
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--server-address=127.0.0.1:{cluster.ports['kwok']}",
-            "--node-ip=127.0.0.1",
-            "--node-lease-duration-seconds=40",
-            "--cidr=10.244.0.0/16",
-        ],
-    )
-    for name, (extra, taints) in NODES.items():
-        cluster.api.apply(f"/api/v1/nodes/{name}", node(name, extra, taints))
-
-    def nodes_ready() -> bool:
-        _, answer = cluster.api.get("/api/v1/nodes")
-        ready = {
-            item["metadata"]["name"]
-            for item in answer.get("items", [])
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in item.get("status", {}).get("conditions", []))
-        }
-        return set(NODES) <= ready
-
-    wait_until("kwok nodes", _alive_check(cluster, daemon, nodes_ready), 60, lambda: log_tail(cluster.state, "kwok"))
 
 
 def apply_project_namespace(cluster: Cluster) -> None:

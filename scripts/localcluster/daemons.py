@@ -1,0 +1,79 @@
+"""A running local cluster's identity (state directory, ports, PKI) and starting its daemons."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.localcluster import processes
+from scripts.localcluster.api import Api
+from scripts.localcluster.certs import Pki
+
+PORT_NAMES = (
+    "etcd",
+    "etcd-peer",
+    "apiserver",
+    "controller-manager",
+    "scheduler",
+    "webhook",
+    "operator-metrics",
+    "operator-health",
+    "kwok",
+)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    state: Path
+    ports: dict[str, int]
+    pki: Pki
+    ephemeral: bool = False  # a test's cluster: its daemons die with the process that started them
+
+    @property
+    def api(self) -> Api:
+        return Api(self.ports["apiserver"], self.pki)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state / "kubeconfig"
+
+
+def free_ports(names: tuple[str, ...]) -> dict[str, int]:
+    sockets = []
+    try:
+        for _ in names:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return {name: s.getsockname()[1] for name, s in zip(names, sockets, strict=True)}
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def log_tail(state: Path, name: str, lines: int = 15) -> str:
+    path = processes.log_path(state, name)
+    text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+    return f"last lines of {path}:\n" + "\n".join(text)
+
+
+def step(message: str) -> None:
+    print(f"cluster: {message}", flush=True)
+
+
+def start(cluster: Cluster, name: str, command: list[str], env: dict | None = None) -> processes.Daemon:
+    daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral)
+    step(f"{name} started (pid {daemon.pid}, log .cluster/logs/{name}.log)")
+    return daemon
+
+
+def alive_check(cluster: Cluster, daemon: processes.Daemon, check):
+    """Fail fast when the daemon died instead of waiting out the timeout."""
+
+    def probe() -> bool:
+        if not daemon.alive():
+            raise RuntimeError(f"{daemon.name} exited\n{log_tail(cluster.state, daemon.name)}")
+        return check()
+
+    return probe
