@@ -11,7 +11,7 @@ import pytest
 from scripts import validate
 from scripts.manifests import ROOT
 
-COPIED = ("base", "components", "overlays", "argocd", "kustomization.yaml", "schemas")
+COPIED = ("base", "components", "overlays", "katib", "argocd", "kustomization.yaml", "schemas")
 CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 
@@ -233,3 +233,50 @@ def test_the_namespace_must_enforce_restricted(repo):
         problems(repo),
         ".: Namespace textjobs: metadata.labels[pod-security.kubernetes.io/enforce]: 'baseline'; set it to restricted",
     )
+
+
+def search(repo: Path, name: str, ops: str) -> str:
+    """A Katib experiment on the repository's search base, with JSON-patch `ops` on the Experiment."""
+    write(
+        repo,
+        f"katib/experiments/{name}/kustomization.yaml",
+        f"""\
+resources:
+  - ../../base
+nameSuffix: -{name}
+patches:
+  - target: {{kind: Experiment}}
+    patch: |-
+"""
+        + "".join(f"      {line}\n" for line in ops.strip().splitlines()),
+    )
+    return f"katib/experiments/{name}"
+
+
+def test_a_search_range_that_reaches_a_bad_value_fails(repo):
+    ops = """
+- op: replace
+  path: /spec/parameters/0/feasibleSpace/max
+  value: "20"
+"""
+    name = search(repo, "too-hot", ops)
+    assert_reported(
+        problems(repo, [name]),
+        "(a trial with every parameter at its max)",
+        "args: learningRate='20' must be in (0, 10]",
+    )
+
+
+def test_a_searched_batch_size_that_does_not_split_over_the_replicas_fails(repo):
+    ops = """
+- op: replace
+  path: /spec/parameters/1/feasibleSpace/list
+  value: ["16", "33"]
+- op: copy
+  from: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Worker
+"""
+    name = search(repo, "odd-batches", ops)
+    found = problems(repo, [name])
+    assert_reported(found, "(a trial with every parameter at its max)", "batchSize=33 does not split over 2 replicas")
+    assert not any("at its min" in line and "batchSize" in line for line in found), found

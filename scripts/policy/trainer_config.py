@@ -1,9 +1,11 @@
 """The trainer's own configuration check, on what each replica's trainer will really see.
 
 A replica's configuration is its ConfigMap (envFrom) overridden by its container `env`, exactly as
-Kubernetes builds the environment; both are checked with the trainer's parser, so a typo'd key in
-`env` fails here as it would in a ConfigMap. The global batch must split evenly over the replicas
-that train in sync (pods × GPUs per pod), as the trainer requires at start.
+Kubernetes builds the environment, overridden in turn by `--key=value` arguments (the trainer's
+command line); all are checked with the trainer's parser, so a typo'd key in `env` fails here as it
+would in a ConfigMap. A Katib experiment is judged as the trials it will create, with every
+parameter at the low and at the high end of its search space. The global batch must split evenly
+over the replicas that train in sync (pods × GPUs per pod), as the trainer requires at start.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from scripts.manifests import Rendered
 from scripts.policy.violation import Violation, describe
 from scripts.policy.walk import Container, containers
+from scripts.trials import trial_tfjob
 from trainers.runtime import keys as runtime_keys
 from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError, parse_values
 from trainers.tasks import registry
@@ -35,7 +38,25 @@ def _layers(r: Rendered, c: Container) -> list[tuple[str, dict[str, str]]]:
     }
     if literal:
         layers.append((f"{c.field}.env", literal))
+    arguments = dict(
+        a[2:].split("=", 1)
+        for a in c.spec.get("args") or []
+        if a.startswith("--") and "=" in a and CONFIG_LIKE_ENV.match(a[2:].split("=", 1)[0])
+    )
+    if arguments:
+        layers.append((f"{c.field}.args", arguments))
     return layers
+
+
+def views(r: Rendered) -> Iterator[tuple[Rendered, str]]:
+    """(render, what to call its jobs) to judge: the render's own TFJobs, and each Katib experiment
+    as its trial TFJobs with the parameters at both ends of their ranges."""
+    yield Rendered(r.name, documents=[d for d in r.documents if d.get("kind") != "Experiment"]), ""
+    configmaps = r.of_kind("ConfigMap")
+    for experiment in r.of_kind("Experiment"):
+        for edge in ("min", "max"):
+            trial = Rendered(r.name, documents=[*configmaps, trial_tfjob(experiment, edge)])
+            yield trial, f"{describe(experiment)} (a trial with every parameter at its {edge})"
 
 
 def _runtime_only_keys(c: Container) -> list[str]:
@@ -63,13 +84,14 @@ def trainer_containers(r: Rendered) -> Iterator[Container]:
 
 
 def rule_trainer_config(r: Rendered) -> Iterator[Violation]:
-    for c in trainer_containers(r):
-        if not _layers(r, c) and not _runtime_only_keys(c):
-            continue
-        try:
-            _parse(r, c)
-        except ConfigError as exc:
-            yield Violation(r.name, describe(c.pod.job.doc), f"{c.field}.env", str(exc))
+    for view, name in views(r):
+        for c in trainer_containers(view):
+            if not _layers(view, c) and not _runtime_only_keys(c):
+                continue
+            try:
+                _parse(view, c)
+            except ConfigError as exc:
+                yield Violation(r.name, name or describe(c.pod.job.doc), f"{c.field}.env", str(exc))
 
 
 def _gpus(c: Container) -> int:
@@ -78,24 +100,25 @@ def _gpus(c: Container) -> int:
 
 
 def rule_batch_splits_over_replicas(r: Rendered) -> Iterator[Violation]:
-    by_job: dict[int, list[Container]] = {}
-    for c in trainer_containers(r):
-        if c.pod.replica_type in SYNC_REPLICA_TYPES:
-            by_job.setdefault(id(c.pod.job.doc), []).append(c)
-    for group in by_job.values():
-        replicas = sum(int(c.pod.replica.get("replicas", 1)) * max(_gpus(c), 1) for c in group)
-        try:
-            batch = _parse(r, group[0]).batch_size
-        except ConfigError:
-            continue  # rule_trainer_config reports it
-        if batch % replicas:
-            job = group[0].pod.job
-            yield Violation(
-                r.name,
-                describe(job.doc),
-                f"{job.prefix}.tfReplicaSpecs",
-                f"batchSize={batch} does not split over {replicas} replicas (pods x GPUs); the trainer would refuse to start: use a multiple of {replicas}",
-            )
+    for view, name in views(r):
+        by_job: dict[int, list[Container]] = {}
+        for c in trainer_containers(view):
+            if c.pod.replica_type in SYNC_REPLICA_TYPES:
+                by_job.setdefault(id(c.pod.job.doc), []).append(c)
+        for group in by_job.values():
+            replicas = sum(int(c.pod.replica.get("replicas", 1)) * max(_gpus(c), 1) for c in group)
+            try:
+                batch = _parse(view, group[0]).batch_size
+            except ConfigError:
+                continue  # rule_trainer_config reports it
+            if batch % replicas:
+                job = group[0].pod.job
+                yield Violation(
+                    r.name,
+                    name or describe(job.doc),
+                    f"{job.prefix}.tfReplicaSpecs",
+                    f"batchSize={batch} does not split over {replicas} replicas (pods x GPUs); the trainer would refuse to start: use a multiple of {replicas}",
+                )
 
 
 RULES = [rule_trainer_config, rule_batch_splits_over_replicas]
