@@ -9,7 +9,6 @@ Argo CD's pinned CRDs.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -26,9 +25,13 @@ SEARCHES = sorted(p.parent.name for p in (ROOT / "katib" / "experiments").glob("
 pytestmark = pytest.mark.slow
 
 
-def tfjob_of(text: str) -> dict:
-    [job] = [d for d in documents(text) if d["kind"] == "TFJob"]
+def tfjob_of_documents(docs: list[dict]) -> dict:
+    [job] = [d for d in docs if d["kind"] == "TFJob"]
     return job
+
+
+def tfjob_of(text: str) -> dict:
+    return tfjob_of_documents(documents(text))
 
 
 def assert_no_warnings(result: subprocess.CompletedProcess, what: str) -> None:
@@ -65,15 +68,18 @@ def test_every_experiment_reaches_succeeded(cluster: Kube, applied: dict[str, st
         assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
 
 
-def running_copy(overlay: str, name: str) -> str:
-    """The overlay renamed, its pods kept Running (kwok ends them after an hour)."""
+def variant(
+    overlay: str, name: str, annotations: dict[str, str] | None = None, run_policy: dict | None = None
+) -> list[dict]:
+    """The overlay's render with its TFJob renamed, `annotations` on every replica's pods (kwok reads
+    textjobs.dev/kwok-*) and `run_policy` merged into its runPolicy."""
     docs = documents(render(f"overlays/{overlay}"))
-    for doc in docs:
-        if doc["kind"] == "TFJob":
-            doc["metadata"]["name"] = name
-            for replica in doc["spec"]["tfReplicaSpecs"].values():
-                replica["template"]["metadata"].setdefault("annotations", {})["textjobs.dev/kwok-run-time"] = "1h"
-    return yaml.safe_dump_all(docs)
+    job = tfjob_of_documents(docs)
+    job["metadata"]["name"] = name
+    for replica in job["spec"]["tfReplicaSpecs"].values():
+        replica["template"]["metadata"].setdefault("annotations", {}).update(annotations or {})
+    job["spec"]["runPolicy"].update(run_policy or {})
+    return docs
 
 
 def test_chief_and_workers_get_tf_config_and_services(cluster: Kube):
@@ -82,7 +88,7 @@ def test_chief_and_workers_get_tf_config_and_services(cluster: Kube):
     assert multi, "no multi-worker overlay shipped"
     for overlay in multi:
         name = f"{overlay}-tfconfig"[:50]
-        cluster.apply(running_copy(overlay, name))
+        cluster.apply(yaml.safe_dump_all(variant(overlay, name, {"textjobs.dev/kwok-run-time": "1h"})))
         cluster.wait_for(name, "Running")
         pods = {p["metadata"]["name"]: p for p in cluster.items("pods", f"training.kubeflow.org/job-name={name}")}
         services = {s["metadata"]["name"] for s in cluster.items("services", f"training.kubeflow.org/job-name={name}")}
@@ -112,21 +118,8 @@ def test_every_katib_trial_template_runs_as_a_tfjob(cluster: Kube, search: str):
         cluster.wait_for_condition(job["metadata"]["name"], "Succeeded")
 
 
-def job_with_exit_code(base: str, name: str, code: int, deadline_s: int | None = None) -> str:
-    """capsule-b renamed, its pods annotated for kwok to exit with `code`."""
-    docs = documents(render(f"overlays/{base}"))
-    for doc in docs:
-        if doc["kind"] == "TFJob":
-            doc["metadata"]["name"] = name
-            chief = doc["spec"]["tfReplicaSpecs"]["Chief"]
-            chief["template"]["metadata"].setdefault("annotations", {})["textjobs.dev/kwok-exit-code"] = str(code)
-            if deadline_s:
-                doc["spec"]["runPolicy"]["activeDeadlineSeconds"] = deadline_s
-    return yaml.safe_dump_all(docs)
-
-
 def test_a_replica_exiting_1_fails_the_job(cluster: Kube):
-    cluster.apply(job_with_exit_code("capsule-b", "exit-one", 1))
+    cluster.apply(yaml.safe_dump_all(variant("capsule-b", "exit-one", {"textjobs.dev/kwok-exit-code": "1"})))
     failed = cluster.wait_for_condition("exit-one", "Failed")
     assert "exit-one" in failed["message"]
     assert len(cluster.items("pods", "training.kubeflow.org/job-name=exit-one")) == 1  # never restarted
@@ -138,7 +131,8 @@ def test_a_preempted_replica_restarts_and_only_the_deadline_ends_it(cluster: Kub
     retryable exits, because each restart is a new pod whose restartCount is 0. The job runs until
     activeDeadlineSeconds, which is why the policy requires a bounded deadline."""
     name = f"exit-{code}"
-    cluster.apply(job_with_exit_code("capsule-b", name, code, deadline_s=30))
+    docs = variant("capsule-b", name, {"textjobs.dev/kwok-exit-code": str(code)}, {"activeDeadlineSeconds": 30})
+    cluster.apply(yaml.safe_dump_all(docs))
     restarting = cluster.wait_for_condition(name, "Restarting", timeout_s=120)
     assert "restarting" in restarting["message"].lower()
     failed = cluster.wait_for_condition(name, "Failed", timeout_s=300)
@@ -214,20 +208,17 @@ def live_tfjob(
     break_pod: bool = False,
 ) -> dict:
     """A capsule-b TFJob driven to `wanted` on the cluster, returned as the cluster has it then."""
-    docs = documents(render("overlays/capsule-b"))
-    job = next(d for d in docs if d["kind"] == "TFJob")
-    job["metadata"]["name"] = name
-    template = job["spec"]["tfReplicaSpecs"]["Chief"]["template"]
-    template["metadata"]["annotations"]["textjobs.dev/kwok-run-time"] = run_time
+    annotations = {"textjobs.dev/kwok-run-time": run_time}
+    run_policy: dict = {"suspend": True} if suspend else {}
     if code is not None:
-        template["metadata"]["annotations"]["textjobs.dev/kwok-exit-code"] = str(code)
-        job["spec"]["runPolicy"]["activeDeadlineSeconds"] = 600
-    if suspend:
-        job["spec"]["runPolicy"]["suspend"] = True
+        annotations["textjobs.dev/kwok-exit-code"] = str(code)
+        run_policy["activeDeadlineSeconds"] = 600
+    docs = variant("capsule-b", name, annotations, run_policy)
     if break_pod:
         # A mount without a volume: the API server refuses the pod, so the operator never gets
         # as far as writing a status (what static checks now refuse; here it is the "no status" case).
-        template["spec"]["containers"][0]["volumeMounts"].append({"name": "missing", "mountPath": "/missing"})
+        chief = tfjob_of_documents(docs)["spec"]["tfReplicaSpecs"]["Chief"]
+        chief["template"]["spec"]["containers"][0]["volumeMounts"].append({"name": "missing", "mountPath": "/missing"})
     cluster.apply(yaml.safe_dump_all(docs))
     if wanted is None:
         time.sleep(5)  # give the operator time to (not) write a status; asserted below
@@ -264,11 +255,9 @@ def test_validate_adds_the_server_side_dry_run_which_catches_what_static_checks_
     """A label value over 63 characters passes kustomize, kubeconform and the policy; only the API
     server refuses it. With a cluster reachable, `make validate` asks the server too."""
     from scripts import validate
-    from tests.test_policy_overlays import COPIED
+    from tests.test_policy_overlays import copy_repository
 
-    for name in COPIED:
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_repository(tmp_path)
     overlay = tmp_path / "overlays" / "long-label"
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(

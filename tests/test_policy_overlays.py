@@ -17,13 +17,18 @@ CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    return copy_repository(tmp_path)
+
+
+def copy_repository(target: Path) -> Path:
+    """What `make validate` reads, copied to `target`, to be broken there."""
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
+            shutil.copytree(source, target / name)
         else:
-            shutil.copy(source, tmp_path / name)
-    return tmp_path
+            shutil.copy(source, target / name)
+    return target
 
 
 def write(repo: Path, relative: str, text: str) -> Path:

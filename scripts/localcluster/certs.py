@@ -43,14 +43,15 @@ def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _write(pair: Pair, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> None:
-    pair.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,  # PKCS#1 "RSA PRIVATE KEY"
-            serialization.NoEncryption(),
-        )
+def _pkcs1(key: rsa.RSAPrivateKey) -> bytes:
+    """PEM "RSA PRIVATE KEY", the form the operator's cert-controller insists on."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
+
+
+def _write(pair: Pair, cert: x509.Certificate, key: rsa.RSAPrivateKey) -> None:
+    pair.key.write_bytes(_pkcs1(key))
     pair.key.chmod(0o600)
     pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
@@ -144,11 +145,7 @@ def ensure_pki(directory: Path) -> Pki:
     )
     issue(ca, pki.pair("admin"), "textjobs-admin", organization="system:masters", server=False)
     key = _key()
-    pki.service_account_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-        )
-    )
+    pki.service_account_key.write_bytes(_pkcs1(key))
     pki.service_account_public_key.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )

@@ -21,7 +21,7 @@ from scripts.localcluster import processes
 from scripts.localcluster.api import wait_until
 from scripts.localcluster.build import build_all
 from scripts.localcluster.certs import Pki, ensure_pki
-from scripts.localcluster.daemons import PORT_NAMES, Cluster, alive_check, free_ports, log_tail, start, step
+from scripts.localcluster.daemons import PORT_NAMES, Cluster, free_ports, log_tail, start, step, wait_for_daemon
 from scripts.localcluster.kwok_nodes import start_kwok
 from scripts.localcluster.pins import ROOT, STATE, binary, cache_dir
 from scripts.localcluster.training_operator import install_operator_resources, start_operator
@@ -52,7 +52,7 @@ def start_etcd(cluster: Cluster) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=2) as answer:
             return json.loads(answer.read()).get("health") == "true"
 
-    wait_until("etcd", alive_check(cluster, daemon, healthy), 60, lambda: log_tail(cluster.state, "etcd"))
+    wait_for_daemon(cluster, daemon, healthy, 60)
 
 
 def start_apiserver(cluster: Cluster) -> None:
@@ -77,12 +77,7 @@ def start_apiserver(cluster: Cluster) -> None:
             f"--cert-dir={cluster.state / 'apiserver'}",
         ],
     )
-    wait_until(
-        "kube-apiserver",
-        alive_check(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200),
-        120,
-        lambda: log_tail(cluster.state, "kube-apiserver"),
-    )
+    wait_for_daemon(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200, 120)
 
 
 def write_kubeconfig(cluster: Cluster) -> None:
@@ -151,12 +146,16 @@ def apply_project_namespace(cluster: Cluster) -> None:
     )
 
 
+def pki_dir() -> Path:
+    return cache_dir() / "pki"
+
+
 def load(state: Path = STATE) -> Cluster | None:
     try:
         ports = json.loads((state / "ports.json").read_text())
     except (OSError, ValueError):
         return None
-    return Cluster(state, ports, Pki(cache_dir() / "pki"))
+    return Cluster(state, ports, Pki(pki_dir()))
 
 
 def is_up(cluster: Cluster | None) -> bool:
@@ -183,7 +182,7 @@ def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
     build_all()
     started = time.monotonic()
     state.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(state, free_ports(PORT_NAMES), ensure_pki(cache_dir() / "pki"), ephemeral)
+    cluster = Cluster(state, free_ports(PORT_NAMES), ensure_pki(pki_dir()), ephemeral)
     (state / "ports.json").write_text(json.dumps(cluster.ports, indent=1))
     try:
         start_etcd(cluster)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.localcluster import processes
-from scripts.localcluster.api import Api
+from scripts.localcluster.api import Api, wait_until
 from scripts.localcluster.certs import Pki
 
 PORT_NAMES = (
@@ -64,16 +65,16 @@ def step(message: str) -> None:
 
 def start(cluster: Cluster, name: str, command: list[str], env: dict | None = None) -> processes.Daemon:
     daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral)
-    step(f"{name} started (pid {daemon.pid}, log .cluster/logs/{name}.log)")
+    step(f"{name} started (pid {daemon.pid}, log {processes.log_path(cluster.state, name)})")
     return daemon
 
 
-def alive_check(cluster: Cluster, daemon: processes.Daemon, check):
-    """Fail fast when the daemon died instead of waiting out the timeout."""
+def wait_for_daemon(cluster: Cluster, daemon: processes.Daemon, ready: Callable[[], bool], timeout_s: float) -> None:
+    """Poll `ready` until true; fail at once if the daemon dies, and show its log's tail either way."""
 
     def probe() -> bool:
         if not daemon.alive():
             raise RuntimeError(f"{daemon.name} exited\n{log_tail(cluster.state, daemon.name)}")
-        return check()
+        return ready()
 
-    return probe
+    wait_until(daemon.name, probe, timeout_s, lambda: log_tail(cluster.state, daemon.name))

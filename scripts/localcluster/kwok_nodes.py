@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from scripts.localcluster import kwok_stages
-from scripts.localcluster.api import wait_until
-from scripts.localcluster.daemons import Cluster, alive_check, log_tail, start
+from scripts.localcluster.daemons import Cluster, start, wait_for_daemon
 from scripts.localcluster.pins import binary
 
 NODES = {
@@ -63,4 +62,4 @@ def start_kwok(cluster: Cluster) -> None:
         }
         return set(NODES) <= ready
 
-    wait_until("kwok nodes", alive_check(cluster, daemon, nodes_ready), 60, lambda: log_tail(cluster.state, "kwok"))
+    wait_for_daemon(cluster, daemon, nodes_ready, 60)

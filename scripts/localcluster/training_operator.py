@@ -17,7 +17,7 @@ import yaml
 from scripts.localcluster.api import wait_until
 from scripts.localcluster.build import module_download
 from scripts.localcluster.certs import WEBHOOK_CERT_DIR, ensure_operator_pki
-from scripts.localcluster.daemons import Cluster, alive_check, log_tail, start
+from scripts.localcluster.daemons import Cluster, start, wait_for_daemon
 from scripts.localcluster.pins import TRAINING_OPERATOR, binary
 
 OPERATOR_NAMESPACE = "kubeflow"
@@ -119,9 +119,4 @@ def start_operator(cluster: Cluster) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{cluster.ports['operator-health']}/readyz", timeout=2) as answer:
             return answer.status == 200
 
-    wait_until(
-        "training-operator",
-        alive_check(cluster, daemon, ready),
-        120,
-        lambda: log_tail(cluster.state, "training-operator"),
-    )
+    wait_for_daemon(cluster, daemon, ready, 120)

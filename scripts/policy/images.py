@@ -11,10 +11,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
-
 from scripts.manifests import Rendered, render
-from scripts.policy.sources import kustomization_file, local_references
+from scripts.policy.sources import kustomization_file, load_kustomization, local_references, shown
 from scripts.policy.violation import Violation, describe
 from scripts.policy.walk import containers
 
@@ -52,13 +50,11 @@ def rule_pinned_images(r: Rendered) -> Iterator[Violation]:
 
 
 def _overrides(directory: Path) -> list[dict]:
-    path = kustomization_file(directory)
-    data = yaml.safe_load(path.read_text()) if path else {}
-    return list((data or {}).get("images") or [])
+    return list((load_kustomization(directory) or {}).get("images") or [])
 
 
-def _components(directory: Path, root: Path) -> list[Path]:
-    return [p for field, p in local_references(directory, root) if field == "components"]
+def _components(directory: Path) -> list[Path]:
+    return [p for field, p in local_references(directory) if field == "components"]
 
 
 def _applied(override: dict, images: set[str]) -> bool:
@@ -79,30 +75,22 @@ def _applied(override: dict, images: set[str]) -> bool:
     return False
 
 
-def _shown(path: Path, root: Path) -> str:
-    """Relative to the repository when inside it (throw-away experiments of `make run` may not be)."""
-    try:
-        return str(path.relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
-
-
 def rule_image_overrides_match(r: Rendered, root: Path, cache: dict[str, Rendered]) -> Iterator[Violation]:
     """Each Kustomization in the experiment's tree is rendered on its own (cached) and its own
     `images:` entries, and those of the components it lists, are looked for in that render."""
     top = (root / r.name).resolve()
-    for directory in [top, *[p for field, p in local_references(top, root, recursive=True) if field == "resources"]]:
+    for directory in [top, *[p for field, p in local_references(top, recursive=True) if field == "resources"]]:
         if kustomization_file(directory) is None:
             continue
-        key = _shown(directory, root)
+        key = shown(directory, root)
         own = r if directory == top else cache.setdefault(key, render(key, root))
         if own.error:
             continue
         images = {c.spec.get("image", "") for c in containers(own)}
-        for source in [directory, *_components(directory, root)]:
+        for source in [directory, *_components(directory)]:
             for override in _overrides(source):
                 if not _applied(override, images):
-                    file = _shown(kustomization_file(source), root)
+                    file = shown(kustomization_file(source), root)
                     yield Violation(
                         r.name,
                         f"{file}",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from scripts.manifests import Rendered
 from scripts.policy.violation import Violation, describe
-from scripts.policy.walk import jobs
+from scripts.policy.walk import jobs, pods
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Pod names are <job>-<replica type>-<index>; keep room for "-worker-NN" within 63 characters.
@@ -20,25 +20,23 @@ MAX_ACTIVE_DEADLINE_S = 7 * 24 * 3600
 
 
 def rule_tensorflow_container(r: Rendered) -> Iterator[Violation]:
-    for job in jobs(r):
-        for rtype, replica in (job.spec.get("tfReplicaSpecs") or {}).items():
-            containers = ((replica or {}).get("template") or {}).get("spec", {}).get("containers") or []
-            field = f"{job.prefix}.tfReplicaSpecs.{rtype}.template.spec.containers"
-            named = [c for c in containers if c.get("name") == "tensorflow"]
-            if not named:
-                yield Violation(
-                    r.name,
-                    describe(job.doc),
-                    field,
-                    "no container named 'tensorflow' (the operator's webhook refuses the job); rename the trainer container",
-                )
-            elif not named[0].get("image"):
-                yield Violation(
-                    r.name,
-                    describe(job.doc),
-                    field + "[tensorflow].image",
-                    "missing; the base sets it through kustomize images:",
-                )
+    for pod in pods(r):
+        field = f"{pod.field}.containers"
+        named = [c for c in pod.spec.get("containers") or [] if c.get("name") == "tensorflow"]
+        if not named:
+            yield Violation(
+                r.name,
+                describe(pod.job.doc),
+                field,
+                "no container named 'tensorflow' (the operator's webhook refuses the job); rename the trainer container",
+            )
+        elif not named[0].get("image"):
+            yield Violation(
+                r.name,
+                describe(pod.job.doc),
+                field + "[tensorflow].image",
+                "missing; the base sets it through kustomize images:",
+            )
 
 
 def rule_one_chief(r: Rendered) -> Iterator[Violation]:
@@ -55,16 +53,15 @@ def rule_one_chief(r: Rendered) -> Iterator[Violation]:
 
 
 def rule_restart_policy(r: Rendered) -> Iterator[Violation]:
-    for job in jobs(r):
-        for rtype, replica in (job.spec.get("tfReplicaSpecs") or {}).items():
-            policy = (replica or {}).get("restartPolicy")
-            if policy not in RESTART_POLICIES:
-                yield Violation(
-                    r.name,
-                    describe(job.doc),
-                    f"{job.prefix}.tfReplicaSpecs.{rtype}.restartPolicy",
-                    f"{policy!r}; use {' or '.join(RESTART_POLICIES)} so preempted replicas resume",
-                )
+    for pod in pods(r):
+        policy = pod.replica.get("restartPolicy")
+        if policy not in RESTART_POLICIES:
+            yield Violation(
+                r.name,
+                describe(pod.job.doc),
+                f"{pod.job.prefix}.tfReplicaSpecs.{pod.replica_type}.restartPolicy",
+                f"{policy!r}; use {' or '.join(RESTART_POLICIES)} so preempted replicas resume",
+            )
 
 
 def rule_names(r: Rendered) -> Iterator[Violation]:

@@ -58,14 +58,22 @@ def references(data: dict) -> Iterator[tuple[str, str]]:
         yield "helmCharts", str(chart.get("repo") or chart.get("name"))
 
 
-def local_references(
-    directory: Path, root: Path, recursive: bool = False, _seen: set | None = None
-) -> list[tuple[str, Path]]:
-    """Local directories/files a kustomization references (remote ones skipped), optionally the whole tree."""
+def load_kustomization(directory: Path) -> dict | None:
+    """The kustomization in `directory` (under any of its three names), or None if there is none."""
     path = kustomization_file(directory)
-    if path is None:
+    return (yaml.safe_load(path.read_text()) or {}) if path else None
+
+
+def shown(path: Path, root: Path) -> str:
+    """Relative to the repository when inside it (throw-away experiments of `make run` may not be)."""
+    return str(path) if _outside(path, root) else str(path.relative_to(root.resolve()))
+
+
+def local_references(directory: Path, recursive: bool = False, _seen: set | None = None) -> list[tuple[str, Path]]:
+    """Local directories/files a kustomization references (remote ones skipped), optionally the whole tree."""
+    data = load_kustomization(directory)
+    if data is None:
         return []
-    data = yaml.safe_load(path.read_text()) or {}
     found = []
     seen = _seen if _seen is not None else set()
     for field, ref in references(data):
@@ -75,7 +83,7 @@ def local_references(
         found.append((field, target))
         if recursive and target.is_dir() and target not in seen:
             seen.add(target)
-            found += local_references(target, root, True, seen)
+            found += local_references(target, True, seen)
     return found
 
 
@@ -96,17 +104,16 @@ def check_tree(name: str, root: Path) -> list[Violation]:
         if directory in seen:
             continue
         seen.add(directory)
-        path = kustomization_file(directory)
-        if path is None:
+        data = load_kustomization(directory)
+        if data is None:
             continue
-        data = yaml.safe_load(path.read_text()) or {}
-        shown = path.relative_to(root.resolve()) if not _outside(path, root) else path
+        where = shown(kustomization_file(directory), root)
         for field, ref in references(data):
             if field == "helmCharts":
                 problems.append(
                     Violation(
                         name,
-                        str(shown),
+                        where,
                         field,
                         f"{ref!r}: Helm charts are fetched at render time; vendor the rendered manifests into the repository",
                     )
@@ -115,7 +122,7 @@ def check_tree(name: str, root: Path) -> list[Violation]:
                 problems.append(
                     Violation(
                         name,
-                        str(shown),
+                        where,
                         f"{field}[{ref}]",
                         "remote resource: CI must review what Argo CD renders; copy it into the repository (components/ or base/)",
                     )
@@ -124,7 +131,7 @@ def check_tree(name: str, root: Path) -> list[Violation]:
                 problems.append(
                     Violation(
                         name,
-                        str(shown),
+                        where,
                         f"{field}[{ref}]",
                         "points outside the repository; Argo CD cannot render it and CI cannot review it: move it into the repository",
                     )
