@@ -57,10 +57,17 @@ def test_every_experiment_reaches_succeeded(cluster: Kube, applied: dict[str, st
     cluster.wait_for_condition(name, "Succeeded")
     job = cluster.get("tfjob", name)
     assert job["status"]["replicaStatuses"]["Chief"].get("succeeded") == 1
-    # Workers still running when the Chief succeeds are removed (cleanPodPolicy: Running).
-    pods = cluster.items("pods", f"training.kubeflow.org/job-name={name}")
+    # Workers still running when the Chief succeeds are removed (cleanPodPolicy: Running), shortly
+    # after the job's status says Succeeded: wait (bounded) until every pod left has succeeded.
+    deadline = time.monotonic() + 60
+    while True:
+        pods = cluster.items("pods", f"training.kubeflow.org/job-name={name}")
+        unfinished = [p["metadata"]["name"] for p in pods if p["status"]["phase"] != "Succeeded"]
+        if not unfinished or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert unfinished == [], f"pods neither succeeded nor cleaned up: {unfinished}"
     assert any(p["metadata"]["name"] == f"{name}-chief-0" for p in pods)
-    assert all(p["status"]["phase"] == "Succeeded" for p in pods)
     # The hashed ConfigMap the pods read is the one the experiment rendered.
     [configmap] = [d for d in documents(render(f"overlays/{overlay}")) if d["kind"] == "ConfigMap"]
     for pod in pods:
