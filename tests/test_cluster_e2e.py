@@ -156,6 +156,28 @@ def test_a_preempted_replica_restarts_and_only_the_deadline_ends_it(cluster: Kub
     assert created > backoff_limit + 1, f"{created} pods created; backoffLimit {backoff_limit} did stop it"
 
 
+def test_each_daemon_acts_as_itself_and_its_rbac_suffices(cluster: Kube, applied: dict[str, str]):
+    """The operator runs under the ClusterRole its release ships, the controller-manager and the
+    scheduler under the API server's bootstrap roles: a permission the release forgot shows as a
+    job that never succeeds or as a "forbidden" line in a daemon's log."""
+    from scripts.localcluster import control_plane, processes
+
+    for name in applied.values():
+        cluster.wait_for_condition(name, "Succeeded")
+    local = control_plane.load(cluster.kubeconfig.parent)
+    operator = Kube(local.kubeconfig_for("training-operator"))
+    identity = json.loads(operator.run("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert identity["username"] == "system:serviceaccount:kubeflow:training-operator"
+    assert "system:masters" not in identity.get("groups", [])
+    assert operator.run("auth", "can-i", "create", "pods", "-n", "textjobs").stdout.strip() == "yes"
+    refused = operator.run("auth", "can-i", "delete", "namespaces", check=False)
+    assert refused.returncode == 1 and refused.stdout.strip() == "no"  # not an admin
+    for daemon in ("training-operator", "kube-controller-manager", "kube-scheduler"):
+        log = processes.log_path(local.state, daemon).read_text(errors="replace")
+        forbidden = [line for line in log.splitlines() if "forbidden" in line.lower()]
+        assert not forbidden, f"{daemon} was refused by RBAC:\n" + "\n".join(forbidden[:5])
+
+
 def make(command: str, overlay: str, kube: Kube) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "scripts.cluster", command, overlay],

@@ -106,6 +106,25 @@ def test_the_admin_client_certificate_is_cluster_admin(tmp_path):
     assert [o.value for o in organizations] == ["system:masters"]
 
 
+def test_each_daemon_gets_its_own_identity_and_an_older_pki_keeps_its_ca(tmp_path):
+    pki = certs.ensure_pki(tmp_path)
+    ca = x509.load_pem_x509_certificate(pki.pair("ca").cert.read_bytes())
+    for name, (user, group) in certs.CLIENT_IDENTITIES.items():
+        leaf = x509.load_pem_x509_certificate(pki.pair(name).cert.read_bytes())
+        assert leaf.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value == user
+        groups = [o.value for o in leaf.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)]
+        assert groups == ([group] if group else [])
+        leaf.verify_directly_issued_by(ca)
+    # A cache made before an identity existed (a running cluster trusts its CA): the identity is
+    # added under the same CA, nothing else is made anew.
+    pki.pair("training-operator").cert.unlink()
+    admin = pki.pair("admin").cert.read_bytes()
+    again = certs.ensure_pki(tmp_path)
+    assert again.pair("ca").cert.read_bytes() == pki.pair("ca").cert.read_bytes()
+    assert again.pair("admin").cert.read_bytes() == admin
+    x509.load_pem_x509_certificate(again.pair("training-operator").cert.read_bytes()).verify_directly_issued_by(ca)
+
+
 def test_daemons_are_stopped_by_pid_and_only_while_the_pid_is_theirs(tmp_path):
     sleeper = processes.start(tmp_path, "sleeper", ["/bin/sleep", "300"])
     assert sleeper.alive() and processes.recorded(tmp_path) == [sleeper]

@@ -10,6 +10,7 @@ break the webhook of another.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import ipaddress
 import shutil
 import tempfile
@@ -127,13 +128,37 @@ class Pki:
         return self.directory / "service-account.pub"
 
 
+# Each daemon talks to the API server as itself, so the cluster enforces the same RBAC as a real one:
+# the controller-manager and the scheduler under the API server's bootstrap roles, the operator
+# under the ClusterRole its own manifests ship. A client certificate's CN is the user name and its
+# O the group, which is how a ServiceAccount subject in a binding matches a certificate.
+CLIENT_IDENTITIES = {
+    "admin": ("textjobs-admin", "system:masters"),
+    "controller-manager": ("system:kube-controller-manager", ""),
+    "scheduler": ("system:kube-scheduler", ""),
+    "training-operator": ("system:serviceaccount:kubeflow:training-operator", "system:serviceaccounts"),
+}
+
+
 def ensure_pki(directory: Path) -> Pki:
-    """Create the certificates once; later calls return the existing ones."""
+    """Create the CA, serving pair and client identities once; later calls add only what is missing.
+
+    A lock serialises clusters starting side by side, and the CA is never replaced while it exists:
+    a running cluster trusts only it.
+    """
     pki = Pki(directory)
-    marker = directory / "complete"
-    if marker.exists() and marker.read_text() == PKI_VERSION:
-        return pki
     directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / "complete").exists():
+            _make_authority(pki)
+        for name, (user, group) in CLIENT_IDENTITIES.items():
+            if not pki.pair(name).cert.exists():  # _write writes the key first: a cert means a whole pair
+                issue(pki.pair("ca"), pki.pair(name), user, organization=group, server=False)
+    return pki
+
+
+def _make_authority(pki: Pki) -> None:
     ca = pki.pair("ca")
     make_ca(ca, "textjobs-local-ca")
     issue(
@@ -143,14 +168,14 @@ def ensure_pki(directory: Path) -> Pki:
         dns=("localhost", "kubernetes", "kubernetes.default.svc"),
         server=True,
     )
-    issue(ca, pki.pair("admin"), "textjobs-admin", organization="system:masters", server=False)
     key = _key()
     pki.service_account_key.write_bytes(_pkcs1(key))
     pki.service_account_public_key.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    marker.write_text(PKI_VERSION)
-    return pki
+    for name in CLIENT_IDENTITIES:  # leaves of an earlier CA would not be trusted by this one
+        pki.pair(name).cert.unlink(missing_ok=True)
+    (pki.directory / "complete").write_text(PKI_VERSION)
 
 
 def ensure_operator_pki(directory: Path = OPERATOR_PKI_DIR) -> Pki:

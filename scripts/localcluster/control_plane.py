@@ -20,7 +20,7 @@ import yaml
 from scripts.localcluster import processes
 from scripts.localcluster.api import wait_until
 from scripts.localcluster.build import build_all
-from scripts.localcluster.certs import Pki, ensure_pki
+from scripts.localcluster.certs import CLIENT_IDENTITIES, Pki, ensure_pki
 from scripts.localcluster.daemons import PORT_NAMES, Cluster, free_ports, log_tail, start, step, wait_for_daemon
 from scripts.localcluster.kwok_nodes import start_kwok
 from scripts.localcluster.pins import ROOT, STATE, binary, cache_dir
@@ -80,8 +80,13 @@ def start_apiserver(cluster: Cluster) -> None:
     wait_for_daemon(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200, 120)
 
 
-def write_kubeconfig(cluster: Cluster) -> None:
-    admin = cluster.pki.pair("admin")
+def write_kubeconfigs(cluster: Cluster) -> None:
+    for identity in CLIENT_IDENTITIES:
+        write_kubeconfig(cluster, identity)
+
+
+def write_kubeconfig(cluster: Cluster, identity: str) -> None:
+    pair = cluster.pki.pair(identity)
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -94,22 +99,24 @@ def write_kubeconfig(cluster: Cluster) -> None:
                 },
             }
         ],
-        "users": [{"name": "admin", "user": {"client-certificate": str(admin.cert), "client-key": str(admin.key)}}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin", "namespace": "textjobs"}}],
+        "users": [{"name": identity, "user": {"client-certificate": str(pair.cert), "client-key": str(pair.key)}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": identity, "namespace": "textjobs"}}],
         "current-context": CONTEXT,
     }
-    cluster.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
-    cluster.kubeconfig.chmod(0o600)
+    path = cluster.kubeconfig_for(identity)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
 
 
 def start_controllers(cluster: Cluster) -> None:
-    kubeconfig = str(cluster.kubeconfig)
     start(
         cluster,
         "kube-controller-manager",
         [
             str(binary("kube-controller-manager")),
-            f"--kubeconfig={kubeconfig}",
+            f"--kubeconfig={cluster.kubeconfig_for('controller-manager')}",
+            # Each controller acts as its own ServiceAccount under its bootstrap role, as kubeadm does.
+            "--use-service-account-credentials=true",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             f"--secure-port={cluster.ports['controller-manager']}",
@@ -123,7 +130,7 @@ def start_controllers(cluster: Cluster) -> None:
         "kube-scheduler",
         [
             str(binary("kube-scheduler")),
-            f"--kubeconfig={kubeconfig}",
+            f"--kubeconfig={cluster.kubeconfig_for('scheduler')}",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             f"--secure-port={cluster.ports['scheduler']}",
@@ -187,7 +194,7 @@ def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
     try:
         start_etcd(cluster)
         start_apiserver(cluster)
-        write_kubeconfig(cluster)
+        write_kubeconfigs(cluster)
         start_controllers(cluster)
         install_operator_resources(cluster)
         start_operator(cluster)

@@ -37,7 +37,12 @@ class Cluster:
 
     @property
     def kubeconfig(self) -> Path:
+        """The admin's: what users and tests run kubectl with."""
         return self.state / "kubeconfig"
+
+    def kubeconfig_for(self, identity: str) -> Path:
+        """A daemon's own (certs.CLIENT_IDENTITIES), so RBAC limits it as in a real cluster."""
+        return self.kubeconfig if identity == "admin" else self.state / f"{identity}.kubeconfig"
 
 
 def free_ports(names: tuple[str, ...]) -> dict[str, int]:

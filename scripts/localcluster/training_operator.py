@@ -30,8 +30,23 @@ def operator_manifests_dir() -> Path:
     )
 
 
+def install_operator_rbac(cluster: Cluster) -> None:
+    """The operator's ServiceAccount, ClusterRole and binding exactly as its release ships them (the
+    release's kustomization supplies the namespace), so the e2e suite fails if they fall short."""
+    rbac = operator_manifests_dir() / "rbac"
+    account = yaml.safe_load((rbac / "service-account.yaml").read_text())
+    account["metadata"]["namespace"] = OPERATOR_NAMESPACE
+    cluster.api.apply(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{account['metadata']['name']}", account)
+    role = yaml.safe_load((rbac / "role.yaml").read_text())
+    cluster.api.apply(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role['metadata']['name']}", role)
+    binding = yaml.safe_load((rbac / "cluster-role-binding.yaml").read_text())
+    for subject in binding["subjects"]:
+        subject.setdefault("namespace", OPERATOR_NAMESPACE)
+    cluster.api.apply(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{binding['metadata']['name']}", binding)
+
+
 def install_operator_resources(cluster: Cluster) -> None:
-    """TFJob CRD (server-side: too big for client-side apply), the webhook Secret and registration."""
+    """TFJob CRD (server-side: too big for client-side apply), RBAC, the webhook Secret and registration."""
     api = cluster.api
     crd = yaml.safe_load((operator_manifests_dir() / "crds" / "kubeflow.org_tfjobs.yaml").read_text())
     api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
@@ -39,6 +54,7 @@ def install_operator_resources(cluster: Cluster) -> None:
         f"/api/v1/namespaces/{OPERATOR_NAMESPACE}",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
     )
+    install_operator_rbac(cluster)
     operator_pki = ensure_operator_pki()
     pair, ca = operator_pki.pair("operator-webhook"), operator_pki.pair("operator-ca")
 
@@ -101,7 +117,9 @@ def install_operator_resources(cluster: Cluster) -> None:
 
 
 def start_operator(cluster: Cluster) -> None:
-    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), MY_POD_NAMESPACE=OPERATOR_NAMESPACE)
+    env = dict(
+        os.environ, KUBECONFIG=str(cluster.kubeconfig_for("training-operator")), MY_POD_NAMESPACE=OPERATOR_NAMESPACE
+    )
     daemon = start(
         cluster,
         "training-operator",
