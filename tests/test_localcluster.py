@@ -221,6 +221,34 @@ def test_a_katib_trial_becomes_the_tfjob_katib_would_create():
     assert (low["metadata"], high["metadata"]["name"]) == ({"name": "tpe-trial", "namespace": "textjobs"}, "tpe-high")
 
 
+def test_a_searchs_corners_are_every_combination_or_for_a_wide_search_one_change_at_a_time():
+    from scripts.trials import MAX_COMBINATIONS, trial_assignments
+
+    def experiment(parameters: list[dict]) -> dict:
+        refs = [{"name": f"t{p['name']}", "reference": p["name"]} for p in parameters]
+        refs.append({"name": "trialName", "reference": "${trialSpec.Name}"})  # not a search parameter
+        return {"spec": {"parameters": parameters, "trialTemplate": {"trialParameters": refs}}}
+
+    small = experiment(
+        [
+            {"name": "lr", "feasibleSpace": {"min": "0.1", "max": "0.5"}},
+            {"name": "batch", "feasibleSpace": {"list": ["32", "17", "64"]}},  # unsorted: every value
+            {"name": "fixed", "feasibleSpace": {"min": "3", "max": "3"}},
+        ]
+    )
+    corners = trial_assignments(small)
+    assert len(corners) == 2 * 3 * 1
+    assert {(c["tlr"], c["tbatch"], c["tfixed"]) for c in corners} == {
+        (lr, b, "3") for lr in ("0.1", "0.5") for b in ("32", "17", "64")
+    }
+    assert all(c["trialName"] == "${trialSpec.Name}" for c in corners)
+    wide = experiment([{"name": f"p{i}", "feasibleSpace": {"min": "0", "max": "1"}} for i in range(9)])
+    assert MAX_COMBINATIONS < 2**9
+    corners = trial_assignments(wide)
+    lows = [sum(c[f"tp{i}"] == "0" for i in range(9)) for c in corners]
+    assert sorted(lows) == [0] + [8] * 9 + [9]  # all high, each one high alone, all low
+
+
 def test_an_explicit_kubeconfig_wins_over_the_local_cluster(tmp_path, monkeypatch):
     assert kube.select_kubeconfig({"KUBECONFIG": "/elsewhere/config"}) == "/elsewhere/config"
     monkeypatch.setattr(kube, "STATE", tmp_path / "no-cluster")

@@ -265,11 +265,11 @@ def test_a_search_range_that_reaches_a_bad_value_fails(repo):
   value: "20"
 """
     name = search(repo, "too-hot", ops)
+    found = problems(repo, [name])
     assert_reported(
-        problems(repo, [name]),
-        "(a trial with every parameter at its max)",
-        "args: learningRate='20' must be in (0, 10]",
+        found, "(the trial with learningRate=20, batchSize=16", "args: learningRate='20' must be in (0, 10]"
     )
+    assert sum("learningRate='20'" in line for line in found) == 1, found  # once, not once per corner
 
 
 def test_a_searched_batch_size_that_does_not_split_over_the_replicas_fails(repo):
@@ -283,5 +283,44 @@ def test_a_searched_batch_size_that_does_not_split_over_the_replicas_fails(repo)
 """
     name = search(repo, "odd-batches", ops)
     found = problems(repo, [name])
-    assert_reported(found, "(a trial with every parameter at its max)", "batchSize=33 does not split over 2 replicas")
-    assert not any("at its min" in line and "batchSize" in line for line in found), found
+    assert_reported(found, "batchSize=33, routingIterations=1)", "batchSize=33 does not split over 2 replicas")
+    assert not any("batchSize=16" in line for line in found), found
+
+
+def test_a_search_is_judged_at_its_middle_values_and_mixed_corners(repo):
+    """Both ends of every range can pass while a listed middle value or a mix of ends fails:
+    batch 17 does not split over two workers; marginNegative at its top reaches marginPositive at
+    its bottom, though all-low and all-high are each fine."""
+    ops = """
+- op: replace
+  path: /spec/parameters/1/feasibleSpace/list
+  value: ["16", "17", "32"]
+- op: copy
+  from: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Worker
+- op: add
+  path: /spec/parameters/-
+  value: {name: marginPositive, parameterType: double, feasibleSpace: {min: "0.5", max: "0.9"}}
+- op: add
+  path: /spec/parameters/-
+  value: {name: marginNegative, parameterType: double, feasibleSpace: {min: "0.1", max: "0.6"}}
+- op: add
+  path: /spec/trialTemplate/trialParameters/-
+  value: {name: marginPositive, reference: marginPositive}
+- op: add
+  path: /spec/trialTemplate/trialParameters/-
+  value: {name: marginNegative, reference: marginNegative}
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: --marginPositive=${trialParameters.marginPositive}
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: --marginNegative=${trialParameters.marginNegative}
+"""
+    name = search(repo, "corners", ops)
+    found = problems(repo, [name])
+    assert_reported(found, "batchSize=17,", "batchSize=17 does not split over 2 replicas")
+    assert_reported(found, "marginPositive=0.5, marginNegative=0.6)", "must be below marginPositive=0.5")
+    # Each problem once, though each shows in several corners (the Worker's un-rewritten ConfigMap
+    # reference is reported too, by its own rule).
+    assert sum("(the trial with" in line for line in found) == 2, "\n".join(found)

@@ -3,9 +3,10 @@
 A replica's configuration is its ConfigMap (envFrom) overridden by its container `env`, exactly as
 Kubernetes builds the environment, overridden in turn by `--key=value` arguments (the trainer's
 command line); all are checked with the trainer's parser, so a typo'd key in `env` fails here as it
-would in a ConfigMap. A Katib experiment is judged as the trials it will create, with every
-parameter at the low and at the high end of its search space. The global batch must split evenly
-over the replicas that train in sync (pods × GPUs per pod), as the trainer requires at start.
+would in a ConfigMap. A Katib experiment is judged as the trials it will create at the corners of
+its search space (every listed value, both ends of a range, in combination). The global batch must
+split evenly over the replicas that train in sync (pods × GPUs per pod), as the trainer requires at
+start.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from scripts.manifests import Rendered
 from scripts.policy.violation import Violation, describe
 from scripts.policy.walk import Container, containers
-from scripts.trials import trial_tfjob
+from scripts.trials import trial_assignments, trial_tfjob
 from trainers.runtime import keys as runtime_keys
 from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError, parse_values
 from trainers.tasks import registry
@@ -50,13 +51,25 @@ def _layers(r: Rendered, c: Container) -> list[tuple[str, dict[str, str]]]:
 
 def views(r: Rendered) -> Iterator[tuple[Rendered, str]]:
     """(render, what to call its jobs) to judge: the render's own TFJobs, and each Katib experiment
-    as its trial TFJobs with the parameters at both ends of their ranges."""
+    as the trial TFJobs at the corners of its search (scripts/trials.py)."""
     yield Rendered(r.name, documents=[d for d in r.documents if d.get("kind") != "Experiment"]), ""
     configmaps = r.of_kind("ConfigMap")
     for experiment in r.of_kind("Experiment"):
-        for edge in ("min", "max"):
-            trial = Rendered(r.name, documents=[*configmaps, trial_tfjob(experiment, edge)])
-            yield trial, f"{describe(experiment)} (a trial with every parameter at its {edge})"
+        for values in trial_assignments(experiment):
+            trial = Rendered(r.name, documents=[*configmaps, trial_tfjob(experiment, values=values)])
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            yield trial, f"{describe(experiment)} (the trial with {shown})"
+
+
+def first_per_problem(violations: Iterator[Violation]) -> Iterator[Violation]:
+    """One report per experiment, field and message: a bad value shows in many corners of a search,
+    and the first trial that has it says enough."""
+    seen = set()
+    for v in violations:
+        key = (v.obj.split(" (the trial with ")[0], v.field, v.message)
+        if key not in seen:
+            seen.add(key)
+            yield v
 
 
 def _runtime_only_keys(c: Container) -> list[str]:
@@ -84,6 +97,10 @@ def trainer_containers(r: Rendered) -> Iterator[Container]:
 
 
 def rule_trainer_config(r: Rendered) -> Iterator[Violation]:
+    yield from first_per_problem(_trainer_config(r))
+
+
+def _trainer_config(r: Rendered) -> Iterator[Violation]:
     for view, name in views(r):
         for c in trainer_containers(view):
             if not _layers(view, c) and not _runtime_only_keys(c):
@@ -100,6 +117,10 @@ def _gpus(c: Container) -> int:
 
 
 def rule_batch_splits_over_replicas(r: Rendered) -> Iterator[Violation]:
+    yield from first_per_problem(_batch_splits(r))
+
+
+def _batch_splits(r: Rendered) -> Iterator[Violation]:
     for view, name in views(r):
         by_job: dict[int, list[Container]] = {}
         for c in trainer_containers(view):
