@@ -8,7 +8,7 @@ IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -21,6 +21,9 @@ run: setup ## Train experiment EXP (default capsule-b) on this machine from its 
 
 test: setup ## Run the whole test suite (what CI runs)
 	@$(PY) -m scripts.run_tests $(ARGS)
+
+e2e: setup ## Only the end-to-end suite: every experiment and Katib trial on a private local cluster (~2 min once built)
+	@$(PY) -m scripts.run_tests tests/test_cluster_e2e.py $(ARGS)
 
 lint: setup ## Lint Python (ruff) and YAML (yamllint)
 	@$(PY) -m scripts.lint
