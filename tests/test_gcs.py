@@ -133,6 +133,24 @@ def test_training_with_a_missing_bucket_fails_fast(gcs, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_missing_derived_eval_file_in_the_bucket_names_the_rule_that_derived_it(gcs, tmp_path):
+    make_bucket("textjobs-derived")
+    storage.upload_file(SAMPLE / "topics.train.tsv", "gs://textjobs-derived/data/topics.train.tsv")
+    result = run_trainer(
+        {
+            "modelType": "cnn",
+            "bucket": "textjobs-derived",
+            "trainData": "gs://textjobs-derived/data/topics.train.tsv",
+            "scratchDir": str(tmp_path),
+        },
+        env={"STORAGE_EMULATOR_HOST": gcs.url},
+    )
+    assert result.returncode == 2, result.stderr[-1500:]  # bad input: no retry helps
+    assert "gs://textjobs-derived/data/topics.eval.tsv: file not found; evalData is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert storage.list_names("gs://textjobs-derived/runs/") == []  # nothing written for the run
+
+
 def test_an_outage_longer_than_the_retry_budget_is_a_retryable_error(gcs, monkeypatch, tmp_path):
     make_bucket("down")
     target = urlparse(gcs.url)

@@ -70,6 +70,19 @@ def test_values_that_would_crash_later_fail_before_training(tmp_path, values, en
     assert not run_dir.exists()
 
 
+def test_a_missing_derived_eval_file_names_the_rule_and_an_explicit_one_does_not(tmp_path):
+    data = crash.write_data(tmp_path / "data")
+    run_dir = tmp_path / "run"
+    eval_file = data.pop("evalData")
+    (tmp_path / "data" / "crash.eval.tsv").unlink()
+    derived = run_trainer({**crash.RUN, **data, "modelDir": str(run_dir)}, tiny=False)
+    _fails_cleanly(derived, f"{eval_file}: file not found; evalData is not set, so it defaults to trainData")
+    assert not run_dir.exists()
+    explicit = run_trainer({**crash.RUN, **data, "evalData": eval_file, "modelDir": str(run_dir)}, tiny=False)
+    _fails_cleanly(explicit, f"{eval_file}: file not found")
+    assert "evalData is not set" not in explicit.stderr
+
+
 def test_batch_not_divisible_by_the_replicas_fails_before_anything_is_written(tmp_path):
     run_dir = tmp_path / "run"
     result = run_trainer(

@@ -22,9 +22,10 @@ TF_CONFIG selects MultiWorkerMirroredStrategy; TEXTJOBS_CPU_REPLICAS=N splits th
 replicas for MirroredStrategy without GPUs.
 
 Exit codes: 0 done; 2 bad configuration or data; 3 storage that waiting will not fix (missing
-bucket, permission); 143 stopped by SIGTERM after a checkpoint; 200 a transient failure (bucket
-outage, missing peer) outlived its retry budget. 128 and above is retryable under the TFJob's
-ExitCode restart policy."""
+bucket, permission); 4 a crash loop (maxStartsWithoutProgress starts in a row from the same
+checkpoint); 143 stopped by SIGTERM after a checkpoint; 200 a transient failure (bucket outage,
+missing peer) outlived its retry budget. 128 and above is retryable under the TFJob's ExitCode
+restart policy."""
 
 
 def _all_keys(registry) -> dict:

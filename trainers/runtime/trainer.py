@@ -29,11 +29,12 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from trainers.runtime import config as config_lib
 from trainers.runtime import distribution, export, faults, storage
 from trainers.runtime.best_epoch import BestEpoch
-from trainers.runtime.errors import EXIT_PREEMPTED, RunError, TransientError, report
+from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
 from trainers.runtime.history import History
 from trainers.runtime.rendezvous import wait_for_peers
 from trainers.runtime.reporting import Progress, write_json_atomically
@@ -69,12 +70,26 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     run.check_writable()
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
     train = task.read_data(cfg, ctx.fetch(cfg.train_data))
+    _check_derived_eval_data(cfg)
     evaluation = task.read_data(cfg, ctx.fetch(cfg.eval_data)) if cfg.eval_data else None
     for part in (train, evaluation):
         if part is not None and getattr(part, "skipped", 0) and role.is_chief:
             say(f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
     task.check_inputs(cfg, ctx)
     return Inputs(run, ctx, train, evaluation)
+
+
+def _check_derived_eval_data(cfg) -> None:
+    """An unset evalData means trainData's `.eval.` twin; when that twin is missing, say where the
+    name came from, or the user hunts for a file they never named."""
+    if not cfg.eval_data or cfg.texts.get("evalData"):
+        return
+    present = storage.exists(cfg.eval_data) if storage.is_gcs(cfg.eval_data) else Path(cfg.eval_data).is_file()
+    if not present:
+        raise DataError(
+            f"{cfg.eval_data}: file not found; evalData is not set, so it defaults to trainData "
+            f"({cfg.train_data}) with .train. replaced by .eval.: set evalData, or add that file"
+        )
 
 
 class Schedule:
