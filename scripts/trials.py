@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import re
 
 PLACEHOLDER = re.compile(r"\$\{trialParameters\.([A-Za-z0-9_-]+)\}")
@@ -64,10 +65,7 @@ def trial_assignments(experiment: dict) -> list[dict[str, str]]:
     parameters, _ = _spec(experiment)
     names = list(parameters)
     choices = [corner_values(parameters[n]) for n in names]
-    combinations = 1
-    for values in choices:
-        combinations *= len(values)
-    if combinations <= MAX_COMBINATIONS:
+    if math.prod(len(values) for values in choices) <= MAX_COMBINATIONS:
         picked = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
     else:
         first = {n: values[0] for n, values in zip(names, choices, strict=True)}

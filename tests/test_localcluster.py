@@ -249,6 +249,17 @@ def test_a_searchs_corners_are_every_combination_or_for_a_wide_search_one_change
     assert sorted(lows) == [0] + [8] * 9 + [9]  # all high, each one high alone, all low
 
 
+def test_an_object_is_applied_at_the_path_its_own_fields_name():
+    from scripts.localcluster.api import resource_path
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cert", "namespace": "kubeflow"}}
+    assert resource_path(secret) == "/api/v1/namespaces/kubeflow/secrets/cert"
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kwok-gpu"}}
+    assert resource_path(node) == "/api/v1/nodes/kwok-gpu"
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "op"}}
+    assert resource_path(role) == "/apis/rbac.authorization.k8s.io/v1/clusterroles/op"
+
+
 def test_an_explicit_kubeconfig_wins_over_the_local_cluster(tmp_path, monkeypatch):
     assert kube.select_kubeconfig({"KUBECONFIG": "/elsewhere/config"}) == "/elsewhere/config"
     monkeypatch.setattr(kube, "STATE", tmp_path / "no-cluster")

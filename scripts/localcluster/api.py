@@ -50,13 +50,26 @@ class Api:
     def get(self, path: str) -> tuple[int, dict | str]:
         return self.request("GET", path)
 
-    def apply(self, path: str, obj: dict) -> None:
-        """Server-side apply of one object at its resource path (…/namespaces/x/secrets/name)."""
+    def apply(self, obj: dict) -> None:
+        """Server-side apply of one object at the path its own apiVersion, kind and metadata name."""
+        path = resource_path(obj)
         status, answer = self.request(
             "PATCH", f"{path}?fieldManager=textjobs-cluster&force=true", obj, "application/apply-patch+yaml"
         )
         if status >= 300:
             raise RuntimeError(f"apply {path}: HTTP {status}: {answer}")
+
+
+def resource_path(obj: dict) -> str:
+    """`/api/v1/namespaces/kubeflow/secrets/x`, `/apis/rbac.authorization.k8s.io/v1/clusterroles/y`.
+
+    The resource is the kind in lower case plus "s", true of every kind cluster-up applies (no
+    discovery call needed); a namespace in the metadata makes the path namespaced.
+    """
+    version, metadata = obj["apiVersion"], obj["metadata"]
+    group = "/api/v1" if version == "v1" else f"/apis/{version}"
+    scope = f"/namespaces/{metadata['namespace']}" if metadata.get("namespace") else ""
+    return f"{group}{scope}/{obj['kind'].lower()}s/{metadata['name']}"
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout_s: float, on_fail: Callable[[], str] = lambda: "") -> None:

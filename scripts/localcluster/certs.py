@@ -31,7 +31,6 @@ VALID_DAYS = 3650
 WEBHOOK_ROOT = Path("/tmp/k8s-webhook-server")
 WEBHOOK_CERT_DIR = WEBHOOK_ROOT / "serving-certs"
 OPERATOR_PKI_DIR = WEBHOOK_ROOT / "textjobs-operator-pki"
-PKI_VERSION = "2"  # bump when what ensure_pki makes changes, so cached PKIs are made anew
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def _make_authority(pki: Pki) -> None:
     )
     for name in CLIENT_IDENTITIES:  # leaves of an earlier CA would not be trusted by this one
         pki.pair(name).cert.unlink(missing_ok=True)
-    (pki.directory / "complete").write_text(PKI_VERSION)
+    (pki.directory / "complete").touch()  # written last: its presence means a whole authority
 
 
 def ensure_operator_pki(directory: Path = OPERATOR_PKI_DIR) -> Pki:
@@ -194,7 +193,7 @@ def ensure_operator_pki(directory: Path = OPERATOR_PKI_DIR) -> Pki:
         dns=(OPERATOR_SERVICE_DNS,),
         server=True,
     )
-    (scratch.directory / "complete").write_text(PKI_VERSION)
+    (scratch.directory / "complete").touch()
     try:
         scratch.directory.rename(directory)
     except OSError:  # another cluster made it first: use theirs

@@ -140,7 +140,7 @@ def start_controllers(cluster: Cluster) -> None:
 
 def apply_project_namespace(cluster: Cluster) -> None:
     namespace = yaml.safe_load((ROOT / "argocd" / "namespace.yaml").read_text())
-    cluster.api.apply(f"/api/v1/namespaces/{namespace['metadata']['name']}", namespace)
+    cluster.api.apply(namespace)
 
     def default_service_account() -> bool:
         return cluster.api.get(f"/api/v1/namespaces/{namespace['metadata']['name']}/serviceaccounts/default")[0] == 200

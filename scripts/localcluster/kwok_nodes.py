@@ -51,7 +51,7 @@ def start_kwok(cluster: Cluster) -> None:
         ],
     )
     for name, (extra, taints) in NODES.items():
-        cluster.api.apply(f"/api/v1/nodes/{name}", node(name, extra, taints))
+        cluster.api.apply(node(name, extra, taints))
 
     def nodes_ready() -> bool:
         _, answer = cluster.api.get("/api/v1/nodes")

@@ -36,24 +36,21 @@ def install_operator_rbac(cluster: Cluster) -> None:
     rbac = operator_manifests_dir() / "rbac"
     account = yaml.safe_load((rbac / "service-account.yaml").read_text())
     account["metadata"]["namespace"] = OPERATOR_NAMESPACE
-    cluster.api.apply(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/serviceaccounts/{account['metadata']['name']}", account)
+    cluster.api.apply(account)
     role = yaml.safe_load((rbac / "role.yaml").read_text())
-    cluster.api.apply(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role['metadata']['name']}", role)
+    cluster.api.apply(role)
     binding = yaml.safe_load((rbac / "cluster-role-binding.yaml").read_text())
     for subject in binding["subjects"]:
         subject.setdefault("namespace", OPERATOR_NAMESPACE)
-    cluster.api.apply(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{binding['metadata']['name']}", binding)
+    cluster.api.apply(binding)
 
 
 def install_operator_resources(cluster: Cluster) -> None:
     """TFJob CRD (server-side: too big for client-side apply), RBAC, the webhook Secret and registration."""
     api = cluster.api
     crd = yaml.safe_load((operator_manifests_dir() / "crds" / "kubeflow.org_tfjobs.yaml").read_text())
-    api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
-    api.apply(
-        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}",
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}},
-    )
+    api.apply(crd)
+    api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NAMESPACE}})
     install_operator_rbac(cluster)
     operator_pki = ensure_operator_pki()
     pair, ca = operator_pki.pair("operator-webhook"), operator_pki.pair("operator-ca")
@@ -62,7 +59,6 @@ def install_operator_resources(cluster: Cluster) -> None:
         return base64.b64encode(path.read_bytes()).decode()
 
     api.apply(
-        f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets/training-operator-webhook-cert",
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -86,7 +82,6 @@ def install_operator_resources(cluster: Cluster) -> None:
             staged.replace(target)
     # No kube-proxy here, so the API server reaches the webhook by URL rather than through a Service.
     api.apply(
-        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{WEBHOOK_CONFIGURATION}",
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",

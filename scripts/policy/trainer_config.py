@@ -22,6 +22,7 @@ from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError, parse_
 from trainers.tasks import registry
 
 SYNC_REPLICA_TYPES = ("Chief", "Master", "Worker")
+TRIAL_WITH = " (the trial with "  # how a Katib trial's values are shown after its experiment
 
 
 def _layers(r: Rendered, c: Container) -> list[tuple[str, dict[str, str]]]:
@@ -58,7 +59,7 @@ def views(r: Rendered) -> Iterator[tuple[Rendered, str]]:
         for values in trial_assignments(experiment):
             trial = Rendered(r.name, documents=[*configmaps, trial_tfjob(experiment, values=values)])
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            yield trial, f"{describe(experiment)} (the trial with {shown})"
+            yield trial, f"{describe(experiment)}{TRIAL_WITH}{shown})"
 
 
 def first_per_problem(violations: Iterator[Violation]) -> Iterator[Violation]:
@@ -66,7 +67,7 @@ def first_per_problem(violations: Iterator[Violation]) -> Iterator[Violation]:
     and the first trial that has it says enough."""
     seen = set()
     for v in violations:
-        key = (v.obj.split(" (the trial with ")[0], v.field, v.message)
+        key = (v.obj.split(TRIAL_WITH)[0], v.field, v.message)
         if key not in seen:
             seen.add(key)
             yield v
