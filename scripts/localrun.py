@@ -151,8 +151,6 @@ class Group:
         for replica in self.replicas:
             replica.exit_code = None
             Path(replica.env.get("scratchDir", ROOT / "runs")).mkdir(parents=True, exist_ok=True)
-            if "TMPDIR" in replica.env:
-                Path(replica.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
             replica.process = subprocess.Popen(
                 replica.command,
                 cwd=ROOT,

@@ -12,6 +12,9 @@ import sys  # noqa: E402
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) hides the run's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from trainers.runtime.errors import ConfigError, report  # noqa: E402
+from trainers.runtime.tempdir import ensure_temp_dir  # noqa: E402
+
 USAGE = """usage: python -m trainers <command> [options]
 
 commands:
@@ -55,6 +58,10 @@ COMMANDS = {"train": _train, "predict": _predict, "evaluate": _evaluate, "check-
 
 def run(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:  # before anything imports TensorFlow, which needs a temporary directory at import
+        ensure_temp_dir()
+    except ConfigError as exc:
+        return report(exc)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2
