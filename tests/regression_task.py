@@ -3,6 +3,10 @@
 Lines are `y<TAB>x1,x2,...`. The assets are the features' means and spreads, fixed at the first
 start like a vocabulary. Load it with TEXTJOBS_TASK_MODULES=tests.regression_task and train with
 `--modelType=linear-regression`; the README's example task is this file, shortened.
+
+It uses two of the runtime's extension points: its own dataset function (examples gathered by
+index in a stateless per-epoch order, instead of the default arrays adapter) and an action (a
+step counter whose state lives in the checkpoints, so after a kill it still equals the step).
 """
 
 from __future__ import annotations
@@ -15,14 +19,37 @@ from trainers.runtime.config import Key, between, parse_int
 from trainers.runtime.errors import DataError
 from trainers.runtime.task import Task, TaskRun
 from trainers.runtime.textfile import content_lines
+from trainers.runtime.training.actions import Action
+from trainers.runtime.training.inputs import TrainInput
 
 
 class Numbers(list):
-    """(features, target) rows; `path` for error messages."""
+    """(features, target) rows; `path` and `skipped` as the task interface's ParsedData asks."""
 
     def __init__(self, rows, path):
         super().__init__(rows)
         self.path = path
+        self.skipped = 0
+
+
+class StepCounter(Action):
+    """Counts optimizer steps in a checkpointed variable; reported as `steps_counted`."""
+
+    name = "step_counter"
+
+    def build(self, model, optimizer, strategy):
+        import tensorflow as tf
+
+        self.count = tf.Variable(0, dtype=tf.int64, trainable=False, name="steps_counted")
+
+    def variables(self):
+        return [self.count]
+
+    def after_step(self, step):
+        self.count.assign_add(1)
+
+    def epoch_metrics(self):
+        return {"steps_counted": float(self.count.numpy())}
 
 
 class RegressionTask(Task):
@@ -76,8 +103,25 @@ class RegressionRun(TaskRun):
 
         return keras.Sequential([keras.Input((self.cfg.num_features,)), keras.layers.Dense(1)])
 
-    def train_arrays(self):
-        return self._arrays(self.train)
+    def train_input(self, global_batch, seed):
+        import tensorflow as tf
+
+        x, y = self._arrays(self.train)
+
+        def make(context, epoch, skip_steps):
+            per_replica = context.get_per_replica_batch_size(global_batch)
+            local_replicas = context.num_replicas_in_sync // context.num_input_pipelines
+            order = tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=[seed, epoch])
+            dataset = tf.data.Dataset.from_tensor_slices(order).shard(
+                context.num_input_pipelines, context.input_pipeline_id
+            )
+            dataset = dataset.map(lambda i: (tf.gather(x, i), tf.gather(y, i)))
+            return dataset.repeat().batch(per_replica, drop_remainder=True).skip(skip_steps * local_replicas)
+
+        return TrainInput(max(1, len(x) // global_batch), make, len(x))
+
+    def actions(self):
+        return [StepCounter()]
 
     def per_example_loss(self, targets, outputs):
         return ((targets - outputs) ** 2)[:, 0]

@@ -28,7 +28,7 @@ def write_numbers(path: Path, count: int, seed: int) -> str:
 
 
 def test_runtime_imports_no_task():
-    for source in (ROOT / "trainers" / "runtime").glob("*.py"):
+    for source in (ROOT / "trainers" / "runtime").rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
@@ -68,6 +68,8 @@ def test_a_task_from_outside_trains_resumes_and_serves(tmp_path):
     metrics = read_metrics(tmp_path / "run")
     assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3, 4, 5, 6]
     assert metrics["final"]["val_mae"] < 0.1, metrics["final"]
+    # The action's counter is checkpointed: the steps redone after the kill are not counted twice.
+    assert [row["steps_counted"] for row in metrics["history"]] == [16.0 * e for e in range(1, 7)]
     assert json.loads((tmp_path / "run" / "normalizer.json").read_text())["mean"]
 
     probe = subprocess.run(

@@ -97,6 +97,13 @@ def open_unit(value) -> str | None:
     return None if 0.0 < value < 1.0 else "must be in (0, 1)"
 
 
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    def check(value):
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
 def no_check(_value) -> str | None:
     return None
 

@@ -37,8 +37,11 @@ def _new_version_dir(root: Path, remote_root: str | None) -> Path:
     return root / str(version)
 
 
-def write_version(module, files: dict[str, str], local_root: Path, remote_root: str | None, run) -> str:
-    """Write a new version; returns its final location (local path or gs:// URI)."""
+def write_version(
+    module, files: dict[str, str], local_root: Path, remote_root: str | None, run, extra_signatures=None
+) -> str:
+    """Write a new version; returns its final location (local path or gs:// URI). `extra_signatures`
+    (name -> tf.function with an input signature) are exported beside the module's own."""
     import tensorflow as tf
 
     local_root.mkdir(parents=True, exist_ok=True)
@@ -47,7 +50,8 @@ def write_version(module, files: dict[str, str], local_root: Path, remote_root: 
     shutil.rmtree(staging, ignore_errors=True)
     # A task may export several signatures (`signatures()`); `serve` is always serving_default.
     signatures = module.signatures() if callable(getattr(module, "signatures", None)) else {}
-    tf.saved_model.save(module, str(staging), signatures={"serving_default": module.serve, **signatures})
+    signatures = {"serving_default": module.serve, **signatures, **(extra_signatures or {})}
+    tf.saved_model.save(module, str(staging), signatures=signatures)
     for name, text in files.items():
         (staging / name).write_text(text)
     faults.point("export.staged")

@@ -14,6 +14,8 @@ from trainers.runtime.config import (
     ConfigError,
     Key,
     between,
+    one_of,
+    open_unit,
     parse_auto_bool,
     parse_bool,
     parse_float,
@@ -23,6 +25,8 @@ from trainers.runtime.config import (
 
 RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "warmup-rsqrt", "cosine")
 # numpy and TensorFlow seeds are unsigned 32-bit; int32 keeps every consumer happy.
 MAX_SEED = 2**31 - 1
 
@@ -46,7 +50,25 @@ def _bucket(value):
 KEYS: dict[str, Key] = {
     # The default model type comes from the task registry (trainers/tasks).
     "modelType": Key(parse_str, "", "the model; it selects the task (classify, ...)"),
-    "learningRate": Key(parse_float, "0.001", "Adam learning rate", _learning_rate),
+    "learningRate": Key(parse_float, "0.001", "learning rate (the peak, with a schedule)", _learning_rate),
+    # The optimizer and its schedule (training/optimizer.py); the defaults are Adam(learningRate).
+    "optimizer": Key(parse_str, "adam", "adam or adamw (decoupled weight decay)", one_of(OPTIMIZERS)),
+    "weightDecay": Key(parse_float, "0.004", "adamw's decoupled weight decay", between(0.0, 1.0)),
+    "adamBeta1": Key(parse_float, "0.9", "Adam beta_1", open_unit),
+    "adamBeta2": Key(parse_float, "0.999", "Adam beta_2", open_unit),
+    "adamEpsilon": Key(parse_float, "1e-07", "Adam epsilon", between(1e-12, 1.0)),
+    "learningRateSchedule": Key(
+        parse_str,
+        "constant",
+        "constant; warmup-rsqrt (linear warm-up to learningRate at warmupSteps, then inverse square root); "
+        "cosine (optional warm-up, then cosine decay to minLearningRate)",
+        one_of(SCHEDULES),
+    ),
+    "warmupSteps": Key(parse_int, "0", "steps of linear warm-up (warmup-rsqrt needs > 0)", between(0, 10**9)),
+    "minLearningRate": Key(parse_float, "0", "cosine: the rate at the last step", between(0.0, 10.0)),
+    "gradientClipNorm": Key(
+        parse_float, "0", "clip the global batch's gradient to this global norm; 0 = off", between(0.0, 1e6)
+    ),
     "batchSize": Key(parse_int, "32", "global batch size, split over all replicas", between(1, 65536)),
     "numEpochs": Key(parse_int, "5", "passes over the training data", between(1, 100_000)),
     "trainSteps": Key(parse_int, "0", "total steps; 0 means numEpochs epochs", between(0, 10**9)),
@@ -61,6 +83,12 @@ KEYS: dict[str, Key] = {
         parse_bool, "false", "export the epoch with the best validation score, not the last (needs evalData)"
     ),
     "checkpointEvery": Key(parse_int, "100", "steps between checkpoints", between(1, 10**9)),
+    "evalEvery": Key(
+        parse_int,
+        "0",
+        "steps between validations (each a row, a Katib line and a checkpoint); 0 = once per epoch",
+        between(0, 10**9),
+    ),
     "logEvery": Key(parse_int, "20", "steps between progress lines", between(1, 10**9)),
     "seed": Key(parse_int, "42", "seed for initialisation, dropout and shuffling", between(0, MAX_SEED)),
     "mixedPrecision": Key(parse_bool, "false", "float16 compute with loss scaling (GPUs)"),
@@ -94,4 +122,14 @@ def resolve(cfg: Config, task) -> Config:
     if cfg.export_best and not eval_data:
         raise ConfigError(f"{cfg.sources['exportBest']}: exportBest='true' needs evalData to choose the best epoch")
     xla = task.xla_default(cfg) if cfg.xla is None else cfg.xla
+    _check_optimizer(cfg)
     return cfg.replace(model_dir=model_dir, export_dir=export_dir, train_data=train_data, eval_data=eval_data, xla=xla)
+
+
+def _check_optimizer(cfg: Config) -> None:
+    if cfg.learning_rate_schedule == "warmup-rsqrt" and cfg.warmup_steps == 0:
+        raise cfg.error("warmupSteps", "must be > 0 with learningRateSchedule=warmup-rsqrt")
+    if cfg.learning_rate_schedule == "cosine" and cfg.min_learning_rate >= cfg.learning_rate:
+        raise cfg.error("minLearningRate", f"must be below learningRate={cfg.learning_rate!r} for a cosine decay")
+    if cfg.optimizer != "adamw" and cfg.sources.get("weightDecay", "default") != "default":
+        raise cfg.error("weightDecay", "applies to optimizer=adamw only (Adam has no decoupled decay)")

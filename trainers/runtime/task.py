@@ -8,7 +8,8 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
       name, model_types, keys            its `modelType` values and its own config keys
       resolve_config(cfg)                cross-key checks and derived defaults (ConfigError)
       sample_data(cfg)                   the bundled training file when trainData is empty
-      read_data(cfg, path)               parse one data file (DataError naming file and line)
+      read_data(cfg, path)               parse the training file -> ParsedData (DataError naming file and line)
+      read_eval_data(cfg, path)          parse the evaluation file (default: read_data; its own format if need be)
       check_inputs(cfg, ctx)             other input files, checked before TensorFlow starts
       build_assets(cfg, train)           vocabularies etc. from the training split (JSON)
       check_assets(cfg, assets, ...)     every check on assets and data, before anything persists
@@ -17,13 +18,21 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
 
     TaskRun (one run, TensorFlow side)
       build_model()                      a Keras model; called inside strategy.scope()
-      train_arrays()                     (features, targets) arrays, one row per example
-      batch_fn(features, targets)        applied to each batch in tf.data (tokenize, ...)
-      per_example_loss(targets, outputs) [batch] losses; the runtime averages globally
+      train_input(global_batch, seed)    a TrainInput: steps per data epoch and a dataset function
+                                         (context, epoch, steps to skip); default: train_arrays()
+                                         + batch_fn through training/inputs.array_input
+        train_arrays()                   (features, targets) arrays, one row per example
+        batch_fn(features, targets)      applied to each batch in tf.data (tokenize, ...)
+      per_example_loss(targets, outputs) [batch] losses; the runtime averages globally (model.losses
+                                         are added by the runtime)
       train_metric_names, step_metrics   running metrics as (sum, count) per step
       throughput                         optional (unit, metric) for a unit/s progress figure
+      optimizer(total_steps)             optional: the task's own optimizer (default: from the keys)
+      actions()                          Actions run after each step / period (training/actions.py)
       evaluate(model)                    validation metrics, named val_* (chief only)
       serving_module(model)              a tf.Module whose `serve` tf.function is exported
+      model_signature(model)             token ids in, model outputs out: exported as `model` beside
+                                         serving_default (default: from a functional model's inputs)
       export_files(info)                 extra files beside saved_model.pb
 
 `tests/regression_task.py` is a complete task in under 100 lines; the README walks through it.
@@ -34,9 +43,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from trainers.runtime.config import Config, ConfigError, Key
+
+MODEL_SIGNATURE = "model"  # the model-only signature's name in every SavedModel
+
+
+@runtime_checkable
+class ParsedData(Protocol):
+    """What `read_data` returns: any container of examples that knows its file and how many
+    malformed lines it skipped (skipBadLines); the runtime reports both."""
+
+    path: str
+    skipped: int
+
+    def __len__(self) -> int: ...
 
 
 @dataclass
@@ -58,11 +80,54 @@ class TaskRun:
     def build_model(self):
         raise NotImplementedError
 
+    def train_input(self, global_batch: int, seed: int):
+        """Steps per data epoch and the dataset function (training/inputs.py). The default feeds
+        `train_arrays()` through `batch_fn`, shuffled per epoch; override for data that does not
+        fit in memory or is generated."""
+        import tensorflow as tf
+
+        from trainers.runtime.training.inputs import array_input
+
+        arrays = self.train_arrays()
+        examples = int(tf.nest.flatten(arrays)[0].shape[0])
+        return array_input(arrays, self.batch_fn, examples, global_batch, seed)
+
     def train_arrays(self) -> tuple[Any, Any]:
         raise NotImplementedError
 
     def batch_fn(self, features, targets):
         return features, targets
+
+    def optimizer(self, total_steps: int):
+        """A Keras optimizer of the task's own, or None for the one the keys describe."""
+        return None
+
+    def actions(self) -> list:
+        """Actions (training/actions.py) to run after each optimizer step and period."""
+        return []
+
+    def model_signature(self, model):
+        """A tf.function with an input signature: the model alone, token ids (or whatever it
+        takes) in, its raw outputs out, for quantization and serving without the text pipeline.
+        The default covers functional models; subclassed models override it (or return None)."""
+        import tensorflow as tf
+
+        inputs = getattr(model, "inputs", None)
+        if not inputs:
+            return None
+        specs = [tf.TensorSpec(i.shape, i.dtype, name=i.name.split(":")[0]) for i in inputs]
+        names = list(getattr(model, "output_names", None) or [])
+
+        @tf.function(input_signature=specs)
+        def model_only(*tensors):
+            outputs = model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+            if isinstance(outputs, dict):
+                return outputs
+            outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+            keys = names if len(names) == len(outputs) else [f"output_{i}" for i in range(len(outputs))]
+            return dict(zip(keys, outputs, strict=True))
+
+        return model_only
 
     def per_example_loss(self, targets, outputs):
         raise NotImplementedError
@@ -107,8 +172,11 @@ class Task:
     def xla_default(self, cfg: Config) -> bool:
         return False
 
-    def read_data(self, cfg: Config, path: Path):
+    def read_data(self, cfg: Config, path: Path) -> ParsedData:
         raise NotImplementedError
+
+    def read_eval_data(self, cfg: Config, path: Path) -> ParsedData:
+        return self.read_data(cfg, path)
 
     def check_inputs(self, cfg: Config, ctx: Context) -> None:
         """Check input files other than trainData/evalData (raise DataError)."""

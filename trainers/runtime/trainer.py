@@ -24,7 +24,6 @@ Exit codes are in `runtime/errors.py`.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import time
@@ -35,12 +34,15 @@ from trainers.runtime import config as config_lib
 from trainers.runtime import distribution, export, faults, storage
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
-from trainers.runtime.history import History
 from trainers.runtime.rendezvous import wait_for_peers
 from trainers.runtime.reporting import Progress, write_json_atomically
+from trainers.runtime.reporting.history import History
+from trainers.runtime.reporting.sinks import Sinks
 from trainers.runtime.restarts import StartLedger
 from trainers.runtime.rundir import Run
-from trainers.runtime.task import Context
+from trainers.runtime.task import MODEL_SIGNATURE, Context, ParsedData
+from trainers.runtime.training import actions as actions_lib
+from trainers.runtime.training.schedule import Schedule
 
 
 def _printer(role: distribution.Role):
@@ -71,9 +73,13 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
     train = task.read_data(cfg, ctx.fetch(cfg.train_data))
     _check_derived_eval_data(cfg)
-    evaluation = task.read_data(cfg, ctx.fetch(cfg.eval_data)) if cfg.eval_data else None
+    evaluation = task.read_eval_data(cfg, ctx.fetch(cfg.eval_data)) if cfg.eval_data else None
     for part in (train, evaluation):
-        if part is not None and getattr(part, "skipped", 0) and role.is_chief:
+        if part is not None and not isinstance(part, ParsedData):
+            raise TypeError(
+                f"task {task.name}: read_data must return ParsedData (path, skipped, len), not {part!r:.80}"
+            )
+        if part is not None and part.skipped and role.is_chief:
             say(f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
     task.check_inputs(cfg, ctx)
     return Inputs(run, ctx, train, evaluation)
@@ -90,28 +96,6 @@ def _check_derived_eval_data(cfg) -> None:
             f"{cfg.eval_data}: file not found; evalData is not set, so it defaults to trainData "
             f"({cfg.train_data}) with .train. replaced by .eval.: set evalData, or add that file"
         )
-
-
-class Schedule:
-    """Steps, epochs and their boundaries. The last epoch may be short (trainSteps)."""
-
-    def __init__(self, num_examples: int, global_batch: int, num_epochs: int, train_steps: int):
-        self.steps_per_epoch = max(1, num_examples // global_batch)
-        self.total = train_steps or num_epochs * self.steps_per_epoch
-        self.epochs = math.ceil(self.total / self.steps_per_epoch)
-
-    def epoch_of(self, step: int) -> int:
-        """0-based epoch that the next step after `step` belongs to."""
-        return step // self.steps_per_epoch
-
-    def epoch_end(self, epoch: int) -> int:
-        return min((epoch + 1) * self.steps_per_epoch, self.total)
-
-    def completed_epochs(self, step: int) -> int:
-        return self.epochs if step >= self.total else step // self.steps_per_epoch
-
-    def at_epoch_end(self, step: int) -> bool:
-        return step > 0 and (step == self.total or step % self.steps_per_epoch == 0)
 
 
 def _metric_slot(i: int) -> int:
@@ -154,8 +138,10 @@ class Trainer:
 
     # -- step 4: model, optimizer, checkpoint --------------------------------------------------
 
-    def _build(self, task_run):
+    def _build(self, task_run, total_steps: int, actions: list):
         import tensorflow as tf
+
+        from trainers.runtime.training import optimizer as optimizer_lib
 
         cfg = self.cfg
         if cfg.mixed_precision:
@@ -163,13 +149,15 @@ class Trainer:
         tf.keras.utils.set_random_seed(cfg.seed)
         with self.strategy.scope():
             model = task_run.build_model()
-            optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
+            optimizer = task_run.optimizer(total_steps) or optimizer_lib.build(cfg, total_steps)
             if cfg.mixed_precision:
                 optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
+            for action in actions:
+                action.build(model, optimizer, self.strategy)
         return model, optimizer
 
-    def _checkpoint(self, model, optimizer, step_var, totals_var):
+    def _checkpoint(self, model, optimizer, step_var, totals_var, actions):
         import tensorflow as tf
 
         from trainers.runtime.checkpoints import CheckpointStore
@@ -178,6 +166,7 @@ class Trainer:
         # Dropout's random state: without it a resumed run draws other masks than an
         # uninterrupted one and ends with different weights.
         rng_state = [v for v in model.variables if id(v) not in weights]
+        state = actions_lib.checkpoint_state(actions)
         checkpoint = tf.train.Checkpoint(
             # tf.train.Checkpoint does not walk a Keras 3 model's layers; list its weights
             # explicitly so non-trainable ones (frozen embeddings) are saved too.
@@ -186,6 +175,9 @@ class Trainer:
             step=step_var,
             rng_state=rng_state,
             epoch_totals=totals_var,
+            # Only when there are actions with state, so checkpoints of runs without any keep
+            # exactly the layout older runs wrote.
+            **({"actions": state} if state else {}),
         )
         run = self.run_dir
         return CheckpointStore(
@@ -197,14 +189,16 @@ class Trainer:
             run.scratch,
         )
 
-    # -- step 5: epochs ------------------------------------------------------------------------
+    # -- step 5: report periods ------------------------------------------------------------------
 
-    def _epoch_row(self, epoch: int, step: int, totals, metric_names, task_run, model) -> dict:
+    def _epoch_row(self, epoch: int, step: int, totals, metric_names, task_run, model, actions) -> dict:
         loss_sum, steps = totals[0], totals[1]
         row = {"epoch": epoch, "step": step, "loss": loss_sum / max(steps, 1)}
         for i, name in enumerate(metric_names):
             total, count = totals[_metric_slot(i)], totals[_metric_slot(i) + 1]
             row[name] = total / count if count else 0.0
+        for action in actions:
+            row.update(action.epoch_metrics())
         if self.inputs.evaluation is not None:
             row.update(task_run.evaluate(model))
         return row
@@ -216,18 +210,20 @@ class Trainer:
         import numpy as np
         import tensorflow as tf
 
-        from trainers.runtime import data
-        from trainers.runtime.loop import StepRunner
+        from trainers.runtime.training.step import StepRunner
 
         cfg, task, role, run = self.cfg, self.task, self.role, self.run_dir
         assets = self._assets()
         task_run = task.create(cfg, assets, self.inputs.train, self.inputs.evaluation, self.inputs.ctx)
-        model, optimizer = self._build(task_run)
+        train_input = task_run.train_input(cfg.batch_size, cfg.seed)
+        schedule = Schedule(train_input.steps_per_epoch, cfg.num_epochs, cfg.train_steps, cfg.eval_every)
+        actions = actions_lib.for_run(cfg, list(task_run.actions()))
+        model, optimizer = self._build(task_run, schedule.total, actions)
         metric_names = tuple(task_run.train_metric_names)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         stop_flag = tf.Variable(0, dtype=tf.int32, trainable=False, name="stop_requested")
         totals_var = tf.Variable(np.zeros(2 + 2 * len(metric_names)), dtype=tf.float64, trainable=False)
-        store = self._checkpoint(model, optimizer, step_var, totals_var)
+        store = self._checkpoint(model, optimizer, step_var, totals_var, actions)
         restored = store.restore()
         step = int(step_var.numpy())
         totals = totals_var.numpy().copy()
@@ -235,32 +231,35 @@ class Trainer:
         if role.is_chief:
             ledger.record_start(step, cfg.max_starts_without_progress)
 
-        features, targets = task_run.train_arrays()
-        num_examples = len(self.inputs.train)
-        schedule = Schedule(num_examples, cfg.batch_size, cfg.num_epochs, cfg.train_steps)
-        history = History(run, cfg, role.is_chief)
+        sinks = Sinks.for_run(cfg, run, self.say) if role.is_chief else Sinks([], self.say)
+        history = History(run, cfg, sinks)
         history.load(schedule.completed_epochs(step))
+        sinks.start(history.rows)
         best = BestEpoch(run, cfg.export_best and role.is_chief, task.best_metric, task.higher_is_better)
         best.reset(history.rows)
         unit, unit_metric = task_run.throughput or (None, None)
         unit_slot = _metric_slot(metric_names.index(unit_metric)) + 1 if unit_metric else None  # its count
         progress = Progress(schedule.total, cfg.batch_size, cfg.log_every, step, self.say, unit)
+        examples = train_input.examples_per_epoch
         facts = [
             f"{model.count_params():,} parameters",
             f"{self.strategy.num_replicas_in_sync} replica(s) on {role.num_workers} worker(s)",
-            f"{num_examples} examples",
+            f"{examples} examples" if examples is not None else "",
             task_run.describe(),
             f"{schedule.steps_per_epoch} steps/epoch",
             f"{schedule.total} steps",
+            f"validation every {schedule.period_steps} steps" if cfg.eval_every else "",
         ]
         self.say(f"{cfg.model_type}: " + ", ".join(f for f in facts if f))
         if restored:
             self.say(f"resumed from {restored} at step {step} (epoch {schedule.epoch_of(step) + 1})")
 
         def finish_epoch(epoch: int, at_step: int) -> None:
-            row = self._epoch_row(epoch, at_step, totals, metric_names, task_run, model)
+            row = self._epoch_row(epoch, at_step, totals, metric_names, task_run, model, actions)
             best.offer(model, row)
             history.record(row, self._timing(progress))
+            for action in actions:
+                action.at_epoch_end(row)
             faults.point("epoch.recorded")
 
         done = schedule.completed_epochs(step)
@@ -271,7 +270,15 @@ class Trainer:
         stop_requested: list[bool] = []
         signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
         runner = StepRunner(
-            self.strategy, model, optimizer, task_run, cfg.batch_size, stop_flag, cfg.xla, cfg.mixed_precision
+            self.strategy,
+            model,
+            optimizer,
+            task_run,
+            cfg.batch_size,
+            stop_flag,
+            cfg.xla,
+            cfg.mixed_precision,
+            cfg.gradient_clip_norm,
         )
 
         def save(at_step: int) -> None:
@@ -281,41 +288,37 @@ class Trainer:
         while step < schedule.total:
             epoch = schedule.epoch_of(step)
             epoch_end = schedule.epoch_end(epoch)
-            if step == epoch * schedule.steps_per_epoch:
+            if step == schedule.epoch_start(epoch):
                 totals[:] = 0.0
-            iterator = iter(
-                self.strategy.distribute_datasets_from_function(
-                    data.train_dataset_fn(
-                        (features, targets),
-                        task_run.batch_fn,
-                        num_examples,
-                        cfg.batch_size,
-                        cfg.seed,
-                        epoch,
-                        step - epoch * schedule.steps_per_epoch,
-                    )
-                )
-            )
             while step < epoch_end:
-                if stop_requested and not int(stop_flag.numpy()):
-                    stop_flag.assign(1)
-                values = runner.step(iterator).numpy().astype(np.float64)
-                step += 1
-                step_var.assign(step)
-                totals[0] += values[0]
-                totals[1] += 1
-                totals[2:] += values[2:]
-                if self.first_step_seconds is None:
-                    self.first_step_seconds = time.monotonic() - self.process_start
-                units = float(values[unit_slot]) if unit_slot is not None else None
-                progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs, units)
-                faults.point("step.done")
-                if values[1] > 0:
-                    save(step)
-                    self.say(f"SIGTERM: saved checkpoint at step {step}; exiting with {EXIT_PREEMPTED} to be restarted")
-                    return EXIT_PREEMPTED
-                if step % cfg.checkpoint_every == 0 and step != epoch_end:
-                    save(step)
+                # A report period may span data epochs (evalEvery) or end inside one.
+                data_epoch, skip, data_end = schedule.data_position(step)
+                iterator = train_input.distributed_iterator(self.strategy, data_epoch, skip)
+                segment_end = min(epoch_end, data_end)
+                while step < segment_end:
+                    if stop_requested and not int(stop_flag.numpy()):
+                        stop_flag.assign(1)
+                    values = runner.step(iterator).numpy().astype(np.float64)
+                    step += 1
+                    step_var.assign(step)
+                    for action in actions:
+                        action.after_step(step)
+                    totals[0] += values[0]
+                    totals[1] += 1
+                    totals[2:] += values[2:]
+                    if self.first_step_seconds is None:
+                        self.first_step_seconds = time.monotonic() - self.process_start
+                    units = float(values[unit_slot]) if unit_slot is not None else None
+                    progress.step_done(step, float(values[0]), epoch + 1, schedule.epochs, units)
+                    faults.point("step.done")
+                    if values[1] > 0:
+                        save(step)
+                        self.say(
+                            f"SIGTERM: saved checkpoint at step {step}; exiting with {EXIT_PREEMPTED} to be restarted"
+                        )
+                        return EXIT_PREEMPTED
+                    if step % cfg.checkpoint_every == 0 and step != epoch_end:
+                        save(step)
             save(step)
             faults.point("epoch.checkpointed")
             if role.is_chief:
@@ -341,14 +344,16 @@ class Trainer:
         exported = chosen or {"epoch": last, "step": step}
         info = export.export_info(cfg, exported["step"], exported["epoch"])
         files = {**task_run.export_files(info), export.EXPORT_INFO: json.dumps(info, indent=2)}
+        module = task_run.serving_module(model)
+        model_only = task_run.model_signature(model)
+        extra = {MODEL_SIGNATURE: model_only} if model_only is not None else {}
         if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
-            export.write_version(task_run.serving_module(model), files, run.scratch / "worker-export", None, run)
+            export.write_version(module, files, run.scratch / "worker-export", None, run, extra)
             return 0
-        location = export.write_version(
-            task_run.serving_module(model), files, run.export_dir, run.remote_export_dir, run
-        )
+        location = export.write_version(module, files, run.export_dir, run.remote_export_dir, run, extra)
         faults.point("export.done")
-        history.write(self._timing(progress), location, exported["epoch"])
+        summary = history.write(self._timing(progress), location, exported["epoch"])
+        history.sinks.finish(summary)
         self.say(f"exported SavedModel to {location}")
         return 0
 

@@ -56,6 +56,21 @@ class SummarizeRun(TaskRun):
         right = tf.equal(tf.argmax(logits, axis=-1), targets) & mask
         return {"token_accuracy": (tf.reduce_sum(tf.cast(right, tf.float32)), tf.reduce_sum(tf.cast(mask, tf.float32)))}
 
+    def model_signature(self, model):
+        """Token ids in, next-token logits out (teacher forcing): the model without tokenization
+        or search, for quantization and serving."""
+        cfg = self.cfg
+        specs = [
+            tf.TensorSpec([None, cfg.max_source_length], tf.int64, name="source_ids"),
+            tf.TensorSpec([None, cfg.max_target_length], tf.int64, name="decoder_in"),
+        ]
+
+        @tf.function(input_signature=specs)
+        def model_only(source_ids, decoder_in):
+            return {"logits": model((source_ids, decoder_in), training=False)}
+
+        return model_only
+
     def _functions(self, model):
         if self._eval_fns is None:
             cfg = self.cfg

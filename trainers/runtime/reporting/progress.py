@@ -1,16 +1,13 @@
-"""What a run tells people and tools: progress lines, Katib metric lines, metrics.json.
+"""Progress lines: step, loss, throughput and ETA every `logEvery` steps.
 
-Katib's StdOut collector reads `name=value` pairs from the chief's stdout, so epoch metrics are
-printed that way and nothing else is: progress lines use `name value` to stay out of the
-objective.
+Katib's StdOut collector reads `name=value` pairs from the chief's stdout, so progress lines use
+`name value` to stay out of the objective; only the epoch rows (sinks.KatibLine) use `=`.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from pathlib import Path
 
 
 def format_duration(seconds: float) -> str:
@@ -18,11 +15,6 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def katib_line(epoch: int, metrics: dict[str, float]) -> str:
-    pairs = " ".join(f"{name}={value:.6g}" for name, value in metrics.items())
-    return f"epoch={epoch} {pairs}"
 
 
 class Progress:
@@ -75,9 +67,3 @@ class Progress:
         if self.unit and self.unit_rates:
             found[f"{self.unit}_per_second"] = self._unit_rate()
         return found
-
-
-def write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
