@@ -56,10 +56,28 @@ def _a_file(tmp_path):
             },
             "TF_CONFIG task index -1 must be a non-negative integer",
         ),
+        (
+            {},
+            {
+                "TF_CONFIG": '{"cluster": {"chief": ["h:2222"], "worker": ["w:1", "h:2222"]}, '
+                '"task": {"type": "chief", "index": 0}}'
+            },
+            "TF_CONFIG gives chief-0 and worker-1 the same address h:2222",
+        ),
         ({}, {"TEXTJOBS_CPU_REPLICAS": "lots"}, "TEXTJOBS_CPU_REPLICAS='lots' is not an integer"),
         ({"trainData": "{tmp}/no-such.tsv"}, {}, "no-such.tsv: file not found"),
     ],
-    ids=["seed", "vocab", "embeddings", "model-dir", "export-dir", "tf-config-index", "cpu-replicas", "train-data"],
+    ids=[
+        "seed",
+        "vocab",
+        "embeddings",
+        "model-dir",
+        "export-dir",
+        "tf-config-index",
+        "tf-config-shared-address",
+        "cpu-replicas",
+        "train-data",
+    ],
 )
 def test_values_that_would_crash_later_fail_before_training(tmp_path, values, env, message):
     blocker = _a_file(tmp_path)

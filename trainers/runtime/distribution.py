@@ -72,6 +72,7 @@ def parse_tf_config(text: str | None) -> Role:
         raise ClusterError("TF_CONFIG has more than one chief")
     if task_type not in cluster or task_index >= len(cluster[task_type]):
         raise ClusterError(f"TF_CONFIG task {task_type}:{task_index} is not in its cluster")
+    _refuse_shared_addresses(cluster)
     num_workers = sum(len(cluster.get(t, [])) for t in SUPPORTED_TYPES)
     if num_workers == 1:
         return Role("local", 0, 1)
@@ -83,6 +84,20 @@ def parse_tf_config(text: str | None) -> Role:
     )
     address = str(cluster[task_type][task_index])
     return Role(task_type, task_index, num_workers, bool(cluster.get("chief")), address, peers)
+
+
+def _refuse_shared_addresses(cluster: dict) -> None:
+    """Two members at one host:port never meet: the strategy would wait forever, silently."""
+    seen: dict[str, str] = {}
+    for kind in SUPPORTED_TYPES:
+        for i, address in enumerate(cluster.get(kind, [])):
+            member = f"{kind}-{i}"
+            key = str(address).strip().lower()
+            if key in seen:
+                raise ClusterError(
+                    f"TF_CONFIG gives {seen[key]} and {member} the same address {address}; each member needs its own"
+                )
+            seen[key] = member
 
 
 def create_strategy(role: Role, cpu_replicas: int = 0):
