@@ -4,18 +4,18 @@ import sys
 import pytest
 
 from tests.helpers import ROOT
-from trainers.runtime import config
+from trainers.runtime import config, keyset
 from trainers.runtime.config import ConfigError
 from trainers.runtime.keys import KEYS as RUNTIME_KEYS
 from trainers.tasks import registry
 
 
 def load(flags, environ):
-    return config.load(flags, environ, registry())
+    return keyset.load(flags, environ, registry())
 
 
 def check_configmap_data(data, source):
-    return config.check_configmap_data(data, source, registry())
+    return keyset.check_configmap_data(data, source, registry())
 
 
 def test_defaults_give_a_complete_local_run():
