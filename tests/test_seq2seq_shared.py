@@ -123,15 +123,17 @@ def test_a_finished_row_only_repeats_the_end_token():
     probabilities = np.full(V, 0.1 / (V - 1))
     probabilities[END] = 0.9
     step = fixed_step(probabilities)
-    ids, _ = sample_search(step, tf.zeros([64, 1]), 64, 8, START, END, seed=1)
+    ids, scores = sample_search(step, tf.zeros([64, 1]), 64, 8, START, END, seed=1)
     finished = 0
-    for row in ids.numpy():
+    for row, score in zip(ids.numpy(), scores.numpy(), strict=True):
         ends = np.flatnonzero(row == END)
         if ends.size:
             finished += 1
             tail = row[ends[0] :].tolist()
             assert tail == sorted(tail, key=lambda token: token != END) and set(tail) <= {END, 0}, row
-    assert finished == 64
+            # The score counts the tokens up to the first </s>, not the </s> that follow it.
+            assert score == pytest.approx(np.log(probabilities[row[: ends[0] + 1]]).sum(), rel=1e-5)
+    assert finished == 64 and len(set(ids.numpy()[:, 0])) > 1
 
 
 @pytest.mark.parametrize(
