@@ -6,9 +6,10 @@ EXP ?= capsule-b
 FROM ?= capsule-b
 IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
+TASK ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -79,11 +80,11 @@ image: ## Build the trainer image (needs a Docker engine)
 push: ## Push the trainer image IMAGE (needs a Docker engine and registry login)
 	@python3 -m scripts.image push $(IMAGE)
 
-benchmark: setup ## Throughput, step time, memory, start-up and accuracy per model (prints a table)
-	@$(PY) -m scripts.benchmark $(ARGS)
+benchmark: setup ## Benchmark task TASK (default classify: speed, memory, accuracy per model; summarize: ROUGE, tokens/s)
+	@$(PY) -m scripts.task_tools benchmark $(TASK) $(ARGS)
 
-benchmark-summarizer: setup ## Summarizer on Reuters headlines: ROUGE of beam and greedy against lead-N, tokens/s, memory
-	@$(PY) -m scripts.benchmark_summarizer $(ARGS)
+sample-data: setup ## Rewrite the bundled sample data of task TASK (default: every task) from its generator
+	@$(PY) -m scripts.task_tools sample-data $(TASK) $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

@@ -261,10 +261,10 @@ def start_fake_gcs(env_bucket: str | None):
 
 def copy_bucket_run(env: dict[str, str], job_name: str, run_dir: Path, printer) -> None:
     """The emulated bucket vanishes with its server: keep the run's outputs in runs/<EXP>/."""
-    from trainers.runtime import config, storage
+    from trainers.runtime import keyset, storage
     from trainers.tasks import registry
 
-    cfg = config.load({}, {**env, "runName": env.get("runName", job_name)}, registry())
+    cfg = keyset.load({}, {**env, "runName": env.get("runName", job_name)}, registry())
     if not storage.is_gcs(cfg.model_dir):
         return
     storage.download_tree(cfg.model_dir, run_dir)

@@ -4,9 +4,10 @@ Lines are `y<TAB>x1,x2,...`. The assets are the features' means and spreads, fix
 start like a vocabulary. Load it with TEXTJOBS_TASK_MODULES=tests.regression_task and train with
 `--modelType=linear-regression`; the README's example task is this file, shortened.
 
-It uses two of the runtime's extension points: its own dataset function (examples gathered by
-index in a stateless per-epoch order, instead of the default arrays adapter) and an action (a
-step counter whose state lives in the checkpoints, so after a kill it still equals the step).
+It uses three of the runtime's extension points: its own dataset function (examples gathered by
+index in a stateless per-epoch order, instead of the default arrays adapter), an action (a step
+counter whose state lives in the checkpoints, so after a kill it still equals the step), and a
+command of its own, `python -m trainers regress-stats FILE`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 
 import numpy as np
 
+from trainers.runtime.commands import Command
 from trainers.runtime.config import Key, between, parse_int
 from trainers.runtime.errors import DataError
 from trainers.runtime.task import Task, TaskRun
@@ -79,6 +81,9 @@ class RegressionTask(Task):
     def create(self, cfg, assets, train, evaluation, ctx):
         return RegressionRun(cfg, assets, train, evaluation)
 
+    def commands(self):
+        return {"regress-stats": Command("count and mean target of a y<TAB>x1,x2,... file", stats_main)}
+
     def predict(self, version_dir, info, texts, as_json):
         import tensorflow as tf
 
@@ -86,6 +91,14 @@ class RegressionTask(Task):
         x = tf.constant([[float(v) for v in t.split(",")] for t in texts])
         ys = serve(x=x)["y"].numpy()[:, 0].tolist()
         return json.dumps(ys) if as_json else "\n".join(f"{y:.4f}\t{t}" for y, t in zip(ys, texts, strict=True))
+
+
+def stats_main(argv, registry) -> int:
+    """`python -m trainers regress-stats FILE...`: a task's own command, found through the registry."""
+    for path in argv:
+        targets = [float(line.split("\t")[0]) for _, line in content_lines(path)]
+        print(f"{path}: {len(targets)} examples, mean y {np.mean(targets):.3f}")
+    return 0 if argv else 2
 
 
 class RegressionRun(TaskRun):

@@ -9,7 +9,8 @@ import pytest
 
 from tests.helpers import read_metrics, run_trainer, trainers_cli
 from trainers.runtime.best_epoch import BestEpoch
-from trainers.runtime.config import ConfigError, parse_values
+from trainers.runtime.config import ConfigError
+from trainers.runtime.keyset import parse_values
 from trainers.tasks import registry
 from trainers.tasks.classify.task import SAMPLE_DIR
 

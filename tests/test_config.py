@@ -4,18 +4,18 @@ import sys
 import pytest
 
 from tests.helpers import ROOT
-from trainers.runtime import config
+from trainers.runtime import config, keyset
 from trainers.runtime.config import ConfigError
 from trainers.runtime.keys import KEYS as RUNTIME_KEYS
 from trainers.tasks import registry
 
 
 def load(flags, environ):
-    return config.load(flags, environ, registry())
+    return keyset.load(flags, environ, registry())
 
 
 def check_configmap_data(data, source):
-    return config.check_configmap_data(data, source, registry())
+    return keyset.check_configmap_data(data, source, registry())
 
 
 def test_defaults_give_a_complete_local_run():
@@ -138,3 +138,15 @@ def test_capsule_stride_enters_the_length_check():
     assert load({}, {"modelType": "capsule-a", "maxLength": "6", "capsuleStride": "1"}).capsule_stride == 1
     with pytest.raises(ConfigError, match="maxLength=6 is too short for capsule-a with 3-gram convolutions; use >= 7"):
         load({}, {"modelType": "capsule-a", "maxLength": "6"})
+
+
+def test_a_runs_keys_are_the_runtimes_and_its_tasks_and_a_task_may_not_redefine_one():
+    from types import SimpleNamespace
+
+    known = keyset.for_task(registry().by_name("summarize"))
+    assert list(known.keys)[: len(RUNTIME_KEYS)] == list(RUNTIME_KEYS)
+    assert known.owners["batchSize"] == "runtime" and known.owners["beamWidth"] == "summarize"
+    assert "maxLength" not in known.keys  # classify's
+    bad = SimpleNamespace(name="bad", keys={"batchSize": RUNTIME_KEYS["batchSize"]})
+    with pytest.raises(ValueError, match=r"task bad redefines runtime keys \['batchSize'\]"):
+        keyset.for_task(bad)

@@ -70,3 +70,36 @@ def test_unknown_label_names_its_line_not_its_example_index(tmp_path):
     examples = read_examples(write(tmp_path, "# header\npos\tok\n\n# note\nmaybe\thmm\n"), False, False)
     with pytest.raises(DataError, match=r"d.tsv:5: label 'maybe' is not one the model was trained on"):
         check_known_labels(examples, ["neg", "pos"])
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("pos\u200b", "U+200B (ZERO WIDTH SPACE, category Cf) at character 4"),
+        ("p\u200dos", "U+200D (ZERO WIDTH JOINER, category Cf)"),
+        ("\u202eneg", "U+202E (RIGHT-TO-LEFT OVERRIDE, category Cf) at character 1"),
+        ("ne\u2066g\u2069", "U+2066 (LEFT-TO-RIGHT ISOLATE, category Cf)"),
+        ("po\ufeffs", "U+FEFF (ZERO WIDTH NO-BREAK SPACE, category Cf)"),
+        ("po\u00ads", "U+00AD (SOFT HYPHEN, category Cf)"),
+        ("sports\u00a0news", "U+00A0 (NO-BREAK SPACE, category Zs)"),
+        ("po\x07s", "U+0007 (unnamed, category Cc)"),
+        ("po\u3164s", "U+3164 (HANGUL FILLER, category Lo)"),
+        ("po\ufe0fs", "U+FE0F (VARIATION SELECTOR-16, category Mn)"),
+        ("po\u2028s", "U+2028 (LINE SEPARATOR, category Zl)"),
+    ],
+)
+def test_a_label_with_an_invisible_character_names_file_line_and_character(tmp_path, label, shown):
+    path = write(tmp_path, f"pos\tfine\n# note\n{label}\tlooks like another label\n")
+    with pytest.raises(DataError) as info:
+        read_examples(path, False, False)
+    assert f"{path}:3: label {label!r} holds an invisible character {shown}" in str(info.value)
+    multi = write(tmp_path, f"pos,{label}\tboth\n", "m.tsv")  # in any position of a multi-label field
+    with pytest.raises(DataError, match=r"m.tsv:1: label .* holds an invisible character"):
+        read_examples(multi, True, False)
+    assert len(read_examples(path, False, True)) == 1  # skipBadLines counts it like any bad line
+
+
+def test_visible_labels_of_any_script_stay_valid(tmp_path):
+    labels = ["world news", "économie", "спорт", "科技", "c++", "a-b_c.d", "emoji\U0001f600"]
+    path = write(tmp_path, "".join(f"{label}\ttext {i}\n" for i, label in enumerate(labels)))
+    assert label_names(read_examples(path, False, False)) == sorted(labels)

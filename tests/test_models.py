@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from trainers.runtime import config
+from trainers.runtime import keyset
 from trainers.tasks import registry
 from trainers.tasks.classify.keys import MODEL_TYPES
 from trainers.tasks.classify.models import build_model
@@ -20,7 +20,7 @@ TINY = {
 
 
 def tiny_config(model_type, **extra):
-    return config.parse_values([("test", {**TINY, "modelType": model_type, **extra})], registry())
+    return keyset.parse_values([("test", {**TINY, "modelType": model_type, **extra})], registry())
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
@@ -35,7 +35,7 @@ def test_models_map_ids_to_scores_in_unit_interval(model_type, multi_label):
 
 
 def test_kimcnn_has_three_widths_of_100_filters():
-    cfg = config.parse_values([("t", {"modelType": "kimcnn", "maxLength": "16", "embeddingDim": "8"})], registry())
+    cfg = keyset.parse_values([("t", {"modelType": "kimcnn", "maxLength": "16", "embeddingDim": "8"})], registry())
     model = build_model(cfg, 50, 2)
     ngram = model.get_layer("ngram_conv")
     assert ngram.ngram_sizes == (3, 4, 5) and ngram.filters == 100

@@ -113,7 +113,7 @@ def _export_dir(model_dir):
 
 @pytest.mark.slow
 def test_classify_export_carries_a_model_only_signature_that_matches_serving(tmp_path):
-    from trainers.tasks.textops import tokenize
+    from trainers.shared.text import tokenize
 
     result = run_trainer({"modelType": "kimcnn", "trainSteps": "20", "modelDir": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-3000:]

@@ -6,12 +6,12 @@ import pytest
 import tensorflow as tf
 
 from trainers.runtime.errors import DataError
+from trainers.shared.seq2seq.search import beam_search, greedy_search, length_penalty
+from trainers.shared.seq2seq.vocab import END, START, Vocabularies
 from trainers.tasks.summarize import metrics
-from trainers.tasks.summarize.beam import beam_search, greedy_search, length_penalty
 from trainers.tasks.summarize.layers import BahdanauAttention
 from trainers.tasks.summarize.model import Seq2SeqAttention
-from trainers.tasks.summarize.pairs import read_pairs
-from trainers.tasks.summarize.vocab import END, START, Vocabularies
+from trainers.tasks.summarize.task import PAIRS
 
 START_ID, END_ID, V = 2, 3, 6
 
@@ -142,21 +142,21 @@ def test_pairs_name_file_and_line(tmp_path):
     path = tmp_path / "p.tsv"
     path.write_text("# header\nsome text\ta summary\n\nno summary here\n")
     with pytest.raises(DataError, match=r"p.tsv:4: expected '<text><TAB><summary>', found 0 tabs"):
-        read_pairs(path, skip_bad_lines=False)
-    pairs = read_pairs(path, skip_bad_lines=True)
-    assert (pairs.texts, pairs.summaries, pairs.line_numbers, pairs.skipped) == (["some text"], ["a summary"], [2], 1)
+        PAIRS.read(path, skip_bad_lines=False)
+    pairs = PAIRS.read(path, skip_bad_lines=True)
+    assert (pairs.sources, pairs.targets, pairs.line_numbers, pairs.skipped) == (["some text"], ["a summary"], [2], 1)
 
 
 def test_bundled_sample_is_what_the_generator_writes(tmp_path):
-    from scripts import make_summary_data
     from trainers.tasks.summarize.task import SAMPLE_DIR
+    from trainers.tasks.summarize.tools import sample_data
 
-    make_summary_data.main(["--out", str(tmp_path)])
+    sample_data.main(["--out", str(tmp_path)])
     for name in ("headlines.train.tsv", "headlines.eval.tsv"):
         assert (tmp_path / name).read_text() == (SAMPLE_DIR / name).read_text(), name
-    pairs = read_pairs(SAMPLE_DIR / "headlines.eval.tsv", skip_bad_lines=False)
+    pairs = PAIRS.read(SAMPLE_DIR / "headlines.eval.tsv", skip_bad_lines=False)
     # The key sentence is never first, so the lead baseline has little to find.
     assert all(
         metrics.lead(text, 8).split()[0] not in summary.split()[:1]
-        for text, summary in zip(pairs.texts, pairs.summaries, strict=True)
+        for text, summary in zip(pairs.sources, pairs.targets, strict=True)
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import ROOT, katib_metrics, read_metrics, run_trainer, trainer_env
-from trainers.runtime import config
+from trainers.runtime import config, keyset
 from trainers.runtime.registry import TaskRegistry
 
 PLUGIN = {"TEXTJOBS_TASK_MODULES": "tests.regression_task"}
@@ -38,14 +38,14 @@ def test_runtime_imports_no_task():
 def test_plugin_task_keys_are_checked_like_built_in_ones(monkeypatch):
     monkeypatch.setenv("TEXTJOBS_TASK_MODULES", "tests.regression_task")
     registry = TaskRegistry(["trainers.tasks.classify"], "capsule-b")
-    cfg = config.parse_values([("cm", {"modelType": "linear-regression", "trainData": "x.tsv"})], registry)
+    cfg = keyset.parse_values([("cm", {"modelType": "linear-regression", "trainData": "x.tsv"})], registry)
     assert cfg.task_name == "regress" and cfg.num_features == 3
     with pytest.raises(config.ConfigError, match="key 'numFeatures' belongs to task regress"):
-        config.parse_values([("cm", {"modelType": "cnn", "numFeatures": "4"})], registry)
+        keyset.parse_values([("cm", {"modelType": "cnn", "numFeatures": "4"})], registry)
     with pytest.raises(config.ConfigError, match="key 'maxLength' belongs to task classify"):
-        config.parse_values([("cm", {"modelType": "linear-regression", "maxLength": "4"})], registry)
+        keyset.parse_values([("cm", {"modelType": "linear-regression", "maxLength": "4"})], registry)
     with pytest.raises(config.ConfigError, match="trainData is empty and task regress bundles no sample data"):
-        config.parse_values([("cm", {"modelType": "linear-regression"})], registry)
+        keyset.parse_values([("cm", {"modelType": "linear-regression"})], registry)
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import ROOT, trainer_env
-from trainers.runtime.config import ConfigError, parse_values
+from trainers.runtime.config import ConfigError
+from trainers.runtime.keyset import parse_values
 from trainers.tasks import registry
 
 

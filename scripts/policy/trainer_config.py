@@ -17,8 +17,8 @@ from scripts.manifests import Rendered
 from scripts.policy.violation import Violation, describe
 from scripts.policy.walk import Container, containers
 from scripts.trials import trial_assignments, trial_tfjob
-from trainers.runtime import keys as runtime_keys
-from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError, parse_values
+from trainers.runtime import keyset
+from trainers.runtime.config import CONFIG_LIKE_ENV, Config, ConfigError
 from trainers.tasks import registry
 
 SYNC_REPLICA_TYPES = ("Chief", "Master", "Worker")
@@ -84,12 +84,11 @@ def _parse(r: Rendered, c: Container) -> Config:
         bad = [k for k, v in data.items() if not isinstance(v, str)]
         if bad:
             raise ConfigError(f"{bad[0]}={data[bad[0]]!r} must be a string (quote it in YAML)")
-    config = parse_values(layers, registry())
-    task = registry().for_model_type(config.model_type)
-    known = {**runtime_keys.KEYS, **(task.keys if task else {})}
+    config = keyset.parse_values(layers, registry())
+    known = keyset.for_task(registry().by_name(config.task_name)).keys
     placeholders = {key: known[key].default if key in known else "" for key in _runtime_only_keys(c)}
     if placeholders:
-        config = parse_values([*layers, (f"{c.field}.env (valueFrom)", placeholders)], registry())
+        config = keyset.parse_values([*layers, (f"{c.field}.env (valueFrom)", placeholders)], registry())
     return config
 
 

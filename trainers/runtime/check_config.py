@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from trainers.runtime.config import ConfigError, check_configmap_data
+from trainers.runtime.config import ConfigError
+from trainers.runtime.keyset import check_configmap_data
 
 
 def configmaps(documents: list, source: str) -> list[tuple[str, dict]]:

@@ -11,7 +11,7 @@ import sys
 
 from absl import flags
 
-from trainers.runtime.keys import KEYS
+from trainers.runtime import keyset
 
 HELP_HEADER = """usage: python -m trainers train [--key=value ...]
 
@@ -28,26 +28,19 @@ missing peer) outlived its retry budget. 128 and above is retryable under the TF
 restart policy."""
 
 
-def _all_keys(registry) -> dict:
-    keys = dict(KEYS)
-    for task in registry.tasks:
-        keys.update(task.keys)
-    return keys
-
-
 def _rows(keys: dict) -> list[str]:
     return [f"  --{key:<20} {spec.help} (default {spec.default!r})" for key, spec in keys.items()]
 
 
 def help_text(registry) -> str:
-    runtime = dict(KEYS)
-    runtime_rows = _rows(runtime)
+    runtime, *tasks = keyset.groups(registry)
+    runtime_rows = _rows(runtime.keys)
     runtime_rows[0] = (
         f"  --{'modelType':<20} {', '.join(registry.model_types())} (default {registry.default_model_type!r})"
     )
     sections = [HELP_HEADER, "", "runtime keys (default):", *runtime_rows]
-    for task in registry.tasks:
-        sections += ["", f"task {task.name} (modelType {', '.join(task.model_types)}):", *_rows(dict(task.keys))]
+    for task in tasks:
+        sections += ["", f"task {task.owner} (modelType {', '.join(task.model_types)}):", *_rows(task.keys)]
     return "\n".join(sections)
 
 
@@ -56,7 +49,7 @@ def parse(argv: list[str], registry) -> dict[str, str] | None:
     if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv):
         print(help_text(registry))
         return None
-    keys = _all_keys(registry)
+    keys = keyset.every_key(registry)
     values = flags.FlagValues()
     for key, spec in keys.items():
         flags.DEFINE_string(key, None, spec.help, flag_values=values)

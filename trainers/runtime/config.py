@@ -1,30 +1,28 @@
-"""Configuration mechanics: typed keys, layered sources, errors that name key, value and source.
+"""Configuration mechanics: typed keys, their parsers and checks, the parsed Config, and which
+environment variables count as configuration.
 
 A run's configuration is the runtime's keys (`runtime/keys.py`: data, run directory, batch,
-schedule, checkpoints) plus the keys of the task that `modelType` selects. Values come, highest
-priority first, from command-line flags, from environment variables named exactly like the
-experiment ConfigMap's keys (`envFrom` puts them there), and from the defaults. Every value
-arrives as a string and is parsed and checked here, so a typo'd key, an unknown model type or a
-negative learning rate stops the run before any work, naming the key, the value and its source.
+schedule, checkpoints) plus the keys of the task that `modelType` selects; `runtime/keyset.py`
+composes the two and parses the layered sources with them. Values come, highest priority first,
+from command-line flags, from environment variables named exactly like the experiment
+ConfigMap's keys (`envFrom` puts them there), and from the defaults. Every value arrives as a
+string and is parsed and checked with what this module defines, so a typo'd key, an unknown
+model type or a negative learning rate stops the run before any work, naming the key, the value
+and its source.
 
-No TensorFlow import here: `make validate` checks every overlay's ConfigMap with this module.
+No TensorFlow import here, and none of the keys: tasks and keys.py build on this module.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from trainers.runtime.errors import ConfigError
 
-if TYPE_CHECKING:
-    from trainers.runtime.registry import TaskRegistry
-
-__all__ = ["Config", "ConfigError", "Key", "load", "parse_values", "check_configmap_data"]
+__all__ = ["Config", "ConfigError", "Key", "config_like_env", "without_config_env"]
 
 # An environment variable that looks like a ConfigMap key (camelCase, no underscores) is treated
 # as one, so a typo'd key in an overlay fails the run instead of being silently ignored.
@@ -161,69 +159,6 @@ class Config:
         return f"Config(task={self.task_name}, {self._values})"
 
 
-def _merge(layers: list[tuple[str, Mapping[str, str]]]) -> dict[str, tuple[str, str]]:
-    merged: dict[str, tuple[str, str]] = {}
-    for source, values in layers:
-        for key, text in values.items():
-            merged[key] = (str(text), source)
-    return merged
-
-
-def _unknown_key_error(key: str, source: str, task, registry: TaskRegistry) -> ConfigError:
-    owner = registry.task_owning_key(key)
-    if owner is not None:
-        return ConfigError(
-            f"{source}: key {key!r} belongs to task {owner.name} ({', '.join(owner.model_types)}), "
-            f"not to modelType's task {task.name}"
-        )
-    close = difflib.get_close_matches(key, registry.all_keys(task), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ConfigError(f"{source}: unknown configuration key {key!r}{hint}")
-
-
-def parse_values(layers: list[tuple[str, Mapping[str, str]]], registry: TaskRegistry) -> Config:
-    """Merge `(source name, {key: text})` layers, lowest priority first, and parse them.
-
-    The task comes from `modelType`; every given key must belong to the runtime or that task.
-    """
-    from trainers.runtime import keys as runtime_keys
-
-    merged = _merge(layers)
-    model_type, model_source = merged.get("modelType", ("", "default"))
-    model_type = model_type.strip() or registry.default_model_type
-    merged["modelType"] = (model_type, model_source)
-    task = registry.for_model_type(model_type)
-    if task is None:
-        raise ConfigError(
-            f"{model_source}: modelType={model_type!r} unknown model type; "
-            f"choose one of {', '.join(registry.model_types())}"
-        )
-    specs = {**runtime_keys.KEYS, **task.keys}
-    for key, (_, source) in merged.items():
-        if key not in specs:
-            raise _unknown_key_error(key, source, task, registry)
-
-    values: dict[str, object] = {}
-    sources: dict[str, str] = {}
-    texts: dict[str, str] = {}
-    for key, spec in specs.items():
-        text, source = merged.get(key, (spec.default, "default"))
-        try:
-            value = spec.parse(text)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {key}={text!r} {exc}") from None
-        problem = spec.check(value)
-        if problem:
-            raise ConfigError(f"{source}: {key}={text!r} {problem}")
-        values[snake(key)] = value
-        sources[key] = source
-        texts[key] = text
-    cfg = Config(values, sources, task.name, texts)
-    cfg = runtime_keys.resolve(cfg, task)
-    cfg = task.resolve_config(cfg)
-    return cfg
-
-
 def config_like_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment variables that are (or look like, and so must be) configuration keys."""
     return {k: v for k, v in environ.items() if CONFIG_LIKE_ENV.match(k)}
@@ -233,17 +168,3 @@ def without_config_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment minus anything `config_like_env` would read: what a child process gets
     when its configuration must come only from its flags or its ConfigMap."""
     return {k: v for k, v in environ.items() if not CONFIG_LIKE_ENV.match(k)}
-
-
-def load(flag_values: Mapping[str, str], environ: Mapping[str, str], registry: TaskRegistry) -> Config:
-    """The run's configuration from flags (highest priority), environment and defaults."""
-    return parse_values([("environment", config_like_env(environ)), ("command line", dict(flag_values))], registry)
-
-
-def check_configmap_data(data: Mapping[str, object], source: str, registry: TaskRegistry) -> Config:
-    """Check a ConfigMap's `data` as the trainer would see it; raises ConfigError."""
-    non_strings = [k for k, v in data.items() if not isinstance(v, str)]
-    if non_strings:
-        key = non_strings[0]
-        raise ConfigError(f"{source}: {key}={data[key]!r} must be a string in a ConfigMap (quote it in YAML)")
-    return parse_values([(source, data)], registry)  # type: ignore[list-item]

@@ -4,7 +4,7 @@ The runtime never imports a task. `trainers/tasks/__init__.py` lists the built-i
 `TEXTJOBS_TASK_MODULES` (comma-separated module names) adds more without touching either, which
 is how the tests add a task of their own. A task module exposes `TASK`, an instance of
 `trainers.runtime.task.Task`, and must import without TensorFlow (`make validate` loads every
-task to check ConfigMaps).
+task to check ConfigMaps). Which keys a task's run has is keyset.py's business.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ class TaskRegistry:
     def __init__(self, module_names: Iterable[str], default_model_type: str):
         extra = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
         self.tasks = []
+        self.modules: dict[str, str] = {}  # task name -> the module that registered it (its tools live there)
         for name in [*module_names, *extra]:
             task = importlib.import_module(name).TASK
             clash = set(task.model_types) & set(self.model_types())
             if clash:
                 raise ValueError(f"task {task.name} ({name}) claims model types already taken: {sorted(clash)}")
             self.tasks.append(task)
+            self.modules[task.name] = name
         self.default_model_type = default_model_type
 
     def model_types(self) -> list[str]:
@@ -37,11 +39,3 @@ class TaskRegistry:
 
     def by_name(self, name: str):
         return next((t for t in self.tasks if t.name == name), None)
-
-    def task_owning_key(self, key: str):
-        return next((t for t in self.tasks if key in t.keys), None)
-
-    def all_keys(self, task) -> list[str]:
-        from trainers.runtime.keys import KEYS
-
-        return [*KEYS, *task.keys]

@@ -15,6 +15,7 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
       check_assets(cfg, assets, ...)     every check on assets and data, before anything persists
       create(cfg, assets, train, evaluation, ctx) -> TaskRun
       predict / evaluate_export          the `python -m trainers predict|evaluate` commands
+      commands()                         the task's own commands ({name: Command}), e.g. chat, play
 
     TaskRun (one run, TensorFlow side)
       build_model()                      a Keras model; called inside strategy.scope()
@@ -189,6 +190,11 @@ class Task:
 
     def create(self, cfg: Config, assets: dict, train, evaluation, ctx: Context) -> TaskRun:
         raise NotImplementedError
+
+    def commands(self) -> Mapping[str, Any]:
+        """Commands of the task's own, {name: trainers.runtime.commands.Command}, listed by
+        `python -m trainers --help` beside the runtime's."""
+        return {}
 
     def predict(self, version_dir: Path, info: dict, texts: list[str], as_json: bool) -> str:
         raise NotImplementedError(f"task {self.name} has no predict command")

@@ -30,8 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers.runtime import config as config_lib
-from trainers.runtime import distribution, export, faults, storage
+from trainers.runtime import distribution, export, faults, keyset, storage
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
 from trainers.runtime.rendezvous import wait_for_peers
@@ -372,7 +371,7 @@ def main(flag_values: dict[str, str], registry, environ=None, process_start: flo
     process_start = time.monotonic() if process_start is None else process_start
     environ = os.environ if environ is None else environ
     try:
-        cfg = config_lib.load(flag_values, environ, registry)
+        cfg = keyset.load(flag_values, environ, registry)
         role = distribution.parse_tf_config(environ.get("TF_CONFIG"))
         cpu_replicas = distribution.cpu_replicas_from_env()
         task = registry.by_name(cfg.task_name)

@@ -7,10 +7,18 @@ One example per line, UTF-8 (a byte-order mark is ignored):
 
 Blank lines and lines starting with '#' are ignored. Anything else that does not fit is an error
 naming the file and line, unless skipBadLines is set, in which case bad lines are counted.
+
+A label is matched character by character against the label map, printed in predictions and
+typed in queries, so it may not hold a character that does not show: format characters
+(Unicode Cf: zero-width space and joiners, bidi overrides and isolates, the byte-order mark),
+control characters, whitespace other than the plain space, and the few letters and marks that
+render blank (Hangul fillers, the combining grapheme joiner, variation selectors). Two labels
+that look the same would otherwise be two classes.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +26,13 @@ from trainers.runtime.errors import DataError
 from trainers.runtime.textfile import parse_lines
 
 __all__ = ["DataError", "Examples", "check_known_labels", "label_names", "parse_line", "read_examples"]
+
+# Categories whose characters never show: format, control, surrogate, private use, unassigned;
+# and line or paragraph separators.
+_INVISIBLE_CATEGORIES = {"Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"}
+# Characters of visible categories that render as nothing or as blank space.
+_BLANK_CHARACTERS = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0}
+_BLANK_CHARACTERS |= set(range(0xFE00, 0xFE10)) | set(range(0xE0100, 0xE01F0))  # variation selectors
 
 
 @dataclass
@@ -30,6 +45,17 @@ class Examples:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+def invisible_character(label: str) -> str | None:
+    """A description of the first character of `label` that does not show, else None."""
+    for position, char in enumerate(label, start=1):
+        category = unicodedata.category(char)
+        blank_space = category == "Zs" and char != " "
+        if category in _INVISIBLE_CATEGORIES or blank_space or ord(char) in _BLANK_CHARACTERS:
+            name = unicodedata.name(char, "unnamed")
+            return f"U+{ord(char):04X} ({name}, category {category}) at character {position}"
+    return None
 
 
 def parse_line(line: str, multi_label: bool) -> tuple[tuple[str, ...], str]:
@@ -47,6 +73,10 @@ def parse_line(line: str, multi_label: bool) -> tuple[tuple[str, ...], str]:
         raise ValueError(f"several labels {label_field!r} but multiLabel is false")
     if len(set(labels)) != len(labels):
         raise ValueError(f"repeated label in {label_field!r}")
+    for label in labels:
+        hidden = invisible_character(label)
+        if hidden:
+            raise ValueError(f"label {label!r} holds an invisible character {hidden}")
     return labels, text
 
 

@@ -10,6 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def multi_hot(examples, label_names: list[str]) -> np.ndarray:
+    """Targets [N, K] of parsed examples (lines.Examples): 1 where the example has the label."""
+    index = {name: i for i, name in enumerate(label_names)}
+    targets = np.zeros((len(examples), len(label_names)), dtype=np.float32)
+    for row, labels in enumerate(examples.labels):
+        targets[row, [index[label] for label in labels]] = 1.0
+    return targets
+
+
 def predictions(scores: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
     """Multi-hot predictions: argmax for single-label, scores >= threshold for multi-label."""
     if multi_label:

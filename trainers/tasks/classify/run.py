@@ -15,14 +15,6 @@ from trainers.tasks.classify.serving import LABELS_FILE, ServingModule
 from trainers.tasks.classify.text import Vectorizer
 
 
-def multi_hot(examples, label_names: list[str]) -> np.ndarray:
-    index = {name: i for i, name in enumerate(label_names)}
-    targets = np.zeros((len(examples), len(label_names)), dtype=np.float32)
-    for row, labels in enumerate(examples.labels):
-        targets[row, [index[label] for label in labels]] = 1.0
-    return targets
-
-
 class ClassifyRun(TaskRun):
     train_metric_names = ("accuracy",)
 
@@ -40,7 +32,7 @@ class ClassifyRun(TaskRun):
             )
             ctx.say(f"embeddings: {found}/{len(self.vocabulary) - 2} vocabulary words found in {cfg.embeddings_file}")
         if evaluation is not None:
-            self.eval_targets = multi_hot(evaluation, self.labels)
+            self.eval_targets = metrics.multi_hot(evaluation, self.labels)
             batches = tf.data.Dataset.from_tensor_slices(evaluation.texts).batch(256)
             self.eval_batches = batches.map(self.vectorizer, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
@@ -51,7 +43,7 @@ class ClassifyRun(TaskRun):
         return build_model(self.cfg, len(self.vocabulary), len(self.labels), self.embedding_weights)
 
     def train_arrays(self):
-        return np.array(self.train.texts, dtype=object), multi_hot(self.train, self.labels)
+        return np.array(self.train.texts, dtype=object), metrics.multi_hot(self.train, self.labels)
 
     def batch_fn(self, texts, targets):
         return self.vectorizer(texts), targets

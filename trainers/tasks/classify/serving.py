@@ -64,8 +64,6 @@ def score(version_dir: Path, data_file: Path) -> dict[str, float]:
     """The trainer's epoch metrics for an export on a labelled file."""
     import numpy as np
 
-    from trainers.tasks.classify.run import multi_hot
-
     exported = json.loads((version_dir / LABELS_FILE).read_text())
     labels, multi_label = exported["labels"], exported["multi_label"]
     examples = lines.read_examples(data_file, multi_label, skip_bad_lines=False)
@@ -77,5 +75,5 @@ def score(version_dir: Path, data_file: Path) -> dict[str, float]:
             for i in range(0, len(examples), EVAL_BATCH)
         ]
     )
-    targets = multi_hot(examples, labels)
+    targets = metrics.multi_hot(examples, labels)
     return {"examples": len(examples), **metrics.evaluate(targets, scores, multi_label, exported["threshold"])}

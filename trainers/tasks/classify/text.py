@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from trainers.tasks import textops
-from trainers.tasks.textops import tokenize
+from trainers.shared import text as shared_text
 
 PAD, OOV = 0, 1
 RESERVED = ["<pad>", "<oov>"]
 
 
 def build_vocabulary(texts: list[str], max_size: int) -> list[str]:
-    return textops.build_vocabulary(texts, max_size, RESERVED)
+    return shared_text.build_vocabulary(texts, max_size, RESERVED)
 
 
 class Vectorizer(tf.Module):
@@ -27,8 +26,8 @@ class Vectorizer(tf.Module):
         super().__init__(name="vectorizer")
         self.max_length = max_length
         self.vocabulary_size = len(vocabulary)
-        self.table = textops.lookup_table(vocabulary, len(RESERVED), OOV)
+        self.table = shared_text.lookup_table(vocabulary, len(RESERVED), OOV)
 
     def __call__(self, texts: tf.Tensor) -> tf.Tensor:
-        ids = self.table.lookup(tokenize(texts))
+        ids = self.table.lookup(shared_text.tokenize(texts))
         return ids.to_tensor(default_value=PAD, shape=[None, self.max_length])

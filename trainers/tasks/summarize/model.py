@@ -16,8 +16,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from trainers.shared.seq2seq.vocab import PAD
 from trainers.tasks.summarize.layers import BahdanauAttention
-from trainers.tasks.summarize.vocab import PAD
 
 
 @keras.saving.register_keras_serializable("textjobs")

@@ -1,5 +1,6 @@
 """One summarization run, TensorFlow side: model, batches, masked loss, token accuracy, ROUGE on
-decoded validation summaries, export."""
+decoded validation summaries, export. The seq2seq pieces are shared (trainers/shared/seq2seq/);
+what is the summarizer's own is the model and ROUGE."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import numpy as np
 import tensorflow as tf
 
 from trainers.runtime.task import TaskRun
+from trainers.shared.seq2seq import evaluation
+from trainers.shared.seq2seq.decode import Beam
+from trainers.shared.seq2seq.losses import masked_token_loss, token_accuracy
+from trainers.shared.seq2seq.vocab import Vocabularies
 from trainers.tasks.summarize import metrics
 from trainers.tasks.summarize.model import Seq2SeqAttention
-from trainers.tasks.summarize.serving import SummarizerModule, decode
-from trainers.tasks.summarize.vocab import PAD, Vocabularies
-
-EVAL_BATCH = 64
+from trainers.tasks.summarize.serving import decode, summarizer_module
 
 
 class SummarizeRun(TaskRun):
@@ -39,7 +41,7 @@ class SummarizeRun(TaskRun):
         return model
 
     def train_arrays(self):
-        return np.array(self.train.texts, dtype=object), np.array(self.train.summaries, dtype=object)
+        return np.array(self.train.sources, dtype=object), np.array(self.train.targets, dtype=object)
 
     def batch_fn(self, texts, summaries):
         decoder_in, decoder_out = self.vocabularies.target_pair(summaries)
@@ -47,14 +49,10 @@ class SummarizeRun(TaskRun):
 
     def per_example_loss(self, targets, logits):
         """Mean cross-entropy over each summary's real tokens; padding costs nothing."""
-        mask = tf.cast(tf.not_equal(targets, PAD), tf.float32)
-        losses = tf.keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32), from_logits=True)
-        return tf.reduce_sum(losses * mask, axis=-1) / tf.maximum(tf.reduce_sum(mask, axis=-1), 1.0)
+        return masked_token_loss(targets, logits)
 
     def step_metrics(self, targets, logits):
-        mask = tf.not_equal(targets, PAD)
-        right = tf.equal(tf.argmax(logits, axis=-1), targets) & mask
-        return {"token_accuracy": (tf.reduce_sum(tf.cast(right, tf.float32)), tf.reduce_sum(tf.cast(mask, tf.float32)))}
+        return {"token_accuracy": token_accuracy(targets, logits)}
 
     def model_signature(self, model):
         """Token ids in, next-token logits out (teacher forcing): the model without tokenization
@@ -74,19 +72,12 @@ class SummarizeRun(TaskRun):
     def _functions(self, model):
         if self._eval_fns is None:
             cfg = self.cfg
-
-            @tf.function(reduce_retracing=True)
-            def scores(texts, summaries):
-                (source, decoder_in), targets = self.batch_fn(texts, summaries)
-                logits = model((source, decoder_in), training=False)
-                mask = tf.cast(tf.not_equal(targets, PAD), tf.float32)
-                right = tf.cast(tf.equal(tf.argmax(logits, -1), targets), tf.float32) * mask
-                return tf.reduce_sum(self.per_example_loss(targets, logits)), tf.reduce_sum(right), tf.reduce_sum(mask)
+            scores = evaluation.teacher_forced_scorer(model, self.batch_fn)
 
             @tf.function(reduce_retracing=True)
             def summarize(texts):
                 source = self.vocabularies.source_ids(texts)
-                ids, _ = decode(model, source, cfg.beam_width, cfg.length_penalty, cfg.max_target_length)
+                ids, _ = decode(model, source, Beam(cfg.beam_width, cfg.length_penalty), cfg.max_target_length)
                 return self.vocabularies.detokenize(ids)
 
             self._eval_fns = scores, summarize
@@ -94,25 +85,11 @@ class SummarizeRun(TaskRun):
 
     def evaluate(self, model) -> dict[str, float]:
         scores, summarize = self._functions(model)
-        texts, summaries = self.evaluation.texts, self.evaluation.summaries
-        loss = right = tokens = 0.0
-        for start in range(0, len(texts), EVAL_BATCH):
-            batch_loss, batch_right, batch_tokens = scores(
-                tf.constant(texts[start : start + EVAL_BATCH]), tf.constant(summaries[start : start + EVAL_BATCH])
-            )
-            loss, right, tokens = loss + float(batch_loss), right + float(batch_right), tokens + float(batch_tokens)
-        sample = min(self.cfg.eval_samples, len(texts))
-        decoded = [
-            s.decode()
-            for start in range(0, sample, EVAL_BATCH)
-            for s in summarize(tf.constant(texts[start : min(start + EVAL_BATCH, sample)])).numpy()
-        ]
-        found = metrics.rouge(summaries[:sample], decoded)
-        return {
-            "val_loss": loss / len(texts),
-            "val_token_accuracy": right / max(tokens, 1.0),
-            **{f"val_{name}": value for name, value in found.items()},
-        }
+        texts, summaries = self.evaluation.sources, self.evaluation.targets
+        found = evaluation.teacher_forced(scores, texts, summaries)
+        decoded = evaluation.decoded(summarize, texts, self.cfg.eval_samples)
+        rouge = metrics.rouge(summaries[: len(decoded)], decoded)
+        return {**found, **{f"val_{name}": value for name, value in rouge.items()}}
 
     def serving_module(self, model):
-        return SummarizerModule(model, self.vocabularies, self.cfg.beam_width, self.cfg.length_penalty)
+        return summarizer_module(model, self.vocabularies, self.cfg.beam_width, self.cfg.length_penalty)

@@ -1,8 +1,8 @@
 """The exported summarizer: raw strings in, decoded summaries and their scores out.
 
-Tokenization, encoding and beam search all run inside the graph with core TensorFlow ops, so
-stock TF Serving and KServe load the export. Two signatures: `serving_default` decodes with the
-run's beamWidth and lengthPenalty, `greedy` with beam width 1.
+Two signatures (trainers/shared/seq2seq/serving.py): `serving_default` decodes with the run's
+beamWidth and lengthPenalty, `greedy` with beam width 1. Tokenization, encoding and beam search
+all run inside the graph with core TensorFlow ops, so stock TF Serving and KServe load the export.
 """
 
 from __future__ import annotations
@@ -10,61 +10,37 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import tensorflow as tf
+from trainers.shared.seq2seq.decode import Beam
+from trainers.shared.seq2seq.decode import decode as seq2seq_decode
+from trainers.shared.seq2seq.serving import TextDecoderModule, decode_texts
 
-from trainers.tasks.summarize.beam import beam_search
-from trainers.tasks.summarize.vocab import END, START
-
-TEXT = tf.TensorSpec([None], tf.string, name="text")
-
-
-def decode(model, source_ids, beam_width: int, alpha: float, max_length: int):
-    """Source ids [B, S] -> (summary ids [B, max_length], score [B])."""
-    values, keys, mask, state = model.encode(source_ids, training=False)
-    batch = tf.shape(source_ids)[0]
-    if beam_width > 1:
-        values, keys, mask, state = (tf.repeat(x, beam_width, axis=0) for x in (values, keys, mask, state))
-
-    def step(tokens, decoder_state):
-        return model.step(tokens, decoder_state, values, keys, mask)
-
-    return beam_search(step, state, batch, beam_width, max_length, START, END, alpha)
+OUTPUT = "summary"
 
 
-class SummarizerModule(tf.Module):
-    def __init__(self, model, vocabularies, beam_width: int, alpha: float):
-        super().__init__(name="textjobs_summarizer")
-        self.model = model
-        self.vocabularies = vocabularies
-        self.beam_width = beam_width
-        self.alpha = alpha
+def decode(model, source_ids, how: Beam, max_length: int):
+    """Source ids [B, S] -> (summary ids [B, max_length], score [B]). The summarizer decodes by
+    beam search only, width 1 included, so every score is length-normalised alike."""
 
-    def _summarize(self, text, beam_width: int):
-        ids, scores = decode(
-            self.model, self.vocabularies.source_ids(text), beam_width, self.alpha, self.vocabularies.max_target
-        )
-        return {"summary": self.vocabularies.detokenize(ids), "score": scores}
+    def encode(ids):
+        values, keys, mask, state = model.encode(ids, training=False)
+        return (values, keys, mask), state
 
-    @tf.function(input_signature=[TEXT])
-    def serve(self, text):
-        return self._summarize(text, self.beam_width)
+    def step(tokens, state, memory):
+        return model.step(tokens, state, *memory)
 
-    @tf.function(input_signature=[TEXT])
-    def greedy(self, text):
-        return self._summarize(text, 1)
+    return seq2seq_decode(encode, step, source_ids, max_length, how)
 
-    def signatures(self) -> dict:
-        return {"serving_default": self.serve, "greedy": self.greedy}
+
+def summarizer_module(model, vocabularies, beam_width: int, alpha: float) -> TextDecoderModule:
+    def decode_ids(source_ids, how: Beam):
+        return decode(model, source_ids, how, vocabularies.max_target)
+
+    decodings = {"serving_default": Beam(beam_width, alpha), "greedy": Beam(1, alpha)}
+    return TextDecoderModule(model, vocabularies, decode_ids, decodings, OUTPUT, name="textjobs_summarizer")
 
 
 def summarize(version_dir: Path, texts: list[str], signature: str = "serving_default", batch: int = 64) -> list[dict]:
-    serve = tf.saved_model.load(str(version_dir)).signatures[signature]
-    results = []
-    for start in range(0, len(texts), batch):
-        out = serve(text=tf.constant(texts[start : start + batch]))
-        for summary, score in zip(out["summary"].numpy(), out["score"].numpy(), strict=True):
-            results.append({"summary": summary.decode(), "score": float(score)})
-    return results
+    return decode_texts(version_dir, texts, OUTPUT, signature, batch)
 
 
 def format_summaries(texts: list[str], results: list[dict], as_json: bool) -> str:

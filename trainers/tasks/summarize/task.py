@@ -7,11 +7,12 @@ from pathlib import Path
 
 from trainers.runtime.errors import DataError
 from trainers.runtime.task import Context, Task
+from trainers.shared.seq2seq.pairs import PairFormat, Pairs
 from trainers.tasks.summarize import keys
-from trainers.tasks.summarize.pairs import Pairs, read_pairs
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
 LEAD_WORDS = (8, 10, 12)
+PAIRS = PairFormat("text", "summary")
 
 
 class SummarizeTask(Task):
@@ -26,15 +27,15 @@ class SummarizeTask(Task):
         return str(SAMPLE_DIR / "headlines.train.tsv")
 
     def read_data(self, cfg, path: Path) -> Pairs:
-        return read_pairs(path, cfg.skip_bad_lines)
+        return PAIRS.read(path, cfg.skip_bad_lines)
 
     def build_assets(self, cfg, train: Pairs) -> dict:
-        from trainers.tasks.summarize.vocab import SOURCE_RESERVED, TARGET_RESERVED
-        from trainers.tasks.textops import build_vocabulary
+        from trainers.shared.seq2seq.vocab import SOURCE_RESERVED, TARGET_RESERVED
+        from trainers.shared.text import build_vocabulary
 
         return {
-            "source": build_vocabulary(train.texts, cfg.source_vocab_size, SOURCE_RESERVED),
-            "target": build_vocabulary(train.summaries, cfg.target_vocab_size, TARGET_RESERVED),
+            "source": build_vocabulary(train.sources, cfg.source_vocab_size, SOURCE_RESERVED),
+            "target": build_vocabulary(train.targets, cfg.target_vocab_size, TARGET_RESERVED),
         }
 
     def check_assets(self, cfg, assets: dict, train: Pairs, evaluation: Pairs | None) -> None:
@@ -56,12 +57,12 @@ class SummarizeTask(Task):
         from trainers.tasks.summarize import metrics
         from trainers.tasks.summarize.serving import summarize
 
-        pairs = read_pairs(data_path, skip_bad_lines=False)
+        pairs = PAIRS.read(data_path, skip_bad_lines=False)
         results: dict[str, float] = {"examples": len(pairs)}
         for name, signature in (("beam", "serving_default"), ("greedy", "greedy")):
-            decoded = [r["summary"] for r in summarize(version_dir, pairs.texts, signature)]
-            results.update({f"{name}_{k}": v for k, v in metrics.rouge(pairs.summaries, decoded).items()})
+            decoded = [r["summary"] for r in summarize(version_dir, pairs.sources, signature)]
+            results.update({f"{name}_{k}": v for k, v in metrics.rouge(pairs.targets, decoded).items()})
         for words in LEAD_WORDS:
-            lead = [metrics.lead(text, words) for text in pairs.texts]
-            results.update({f"lead{words}_{k}": v for k, v in metrics.rouge(pairs.summaries, lead).items()})
+            lead = [metrics.lead(text, words) for text in pairs.sources]
+            results.update({f"lead{words}_{k}": v for k, v in metrics.rouge(pairs.targets, lead).items()})
         return results

@@ -1,4 +1,5 @@
 """Greedy and beam-search decoding in TensorFlow ops, so they run inside the exported graph.
+(Sampling is in sampling.py; decode.py picks one of them for a model.)
 
 Both drive a `step_fn(tokens [N], state) -> (log-probabilities [N, V], state)`, where `state` is
 any nested structure of tensors whose leading dimension is N. Beam search keeps N = batch x width
@@ -8,7 +9,7 @@ ever replace beams of their own batch element.
 
 Length penalty (Wu et al. 2016, GNMT): when the search ends, each hypothesis is ranked by
 log P(Y) / ((5 + |Y|) / 6) ** alpha, |Y| counting the end token. alpha = 0 ranks by log P(Y)
-alone, which favours short summaries; larger alpha favours longer ones. During the search a
+alone, which favours short outputs; larger alpha favours longer ones. During the search a
 finished hypothesis keeps its score and competes for a beam slot by its raw log-probability.
 """
 
@@ -37,7 +38,7 @@ def greedy_search(step_fn, state, batch_size, max_length: int, start_id: int, en
         best = tf.where(finished, tf.constant(end_id, tf.int64), best)
         gained = tf.gather(log_probs, best, batch_dims=1)
         scores = scores + tf.where(finished, 0.0, gained)
-        ids = _write_column(ids, t, best)
+        ids = write_column(ids, t, best)
         return t + 1, best, state, finished | tf.equal(best, end_id), scores, ids
 
     def more(t, tokens, state, finished, scores, ids):
@@ -68,7 +69,7 @@ def beam_search(step_fn, state, batch_size, beam_width: int, max_length: int, st
         total = tf.reshape(scores[:, :, tf.newaxis] + log_probs, [batch_size, k * vocabulary])
         scores, chosen = tf.math.top_k(total, k=k)
         beam, token = chosen // vocabulary, tf.cast(chosen % vocabulary, tf.int64)
-        sequences = _write_column(tf.gather(sequences, beam, batch_dims=1), t, token)
+        sequences = write_column(tf.gather(sequences, beam, batch_dims=1), t, token)
         was_finished = tf.gather(finished, beam, batch_dims=1)
         lengths = tf.gather(lengths, beam, batch_dims=1) + tf.cast(~was_finished, tf.int32)
         finished = was_finished | tf.equal(token, end_id)
@@ -86,7 +87,7 @@ def beam_search(step_fn, state, batch_size, beam_width: int, max_length: int, st
     return tf.gather(sequences, best, batch_dims=1), tf.gather(normalized, best, batch_dims=1)
 
 
-def _write_column(ids, t, column):
+def write_column(ids, t, column):
     """ids [..., T] with position t replaced by column [...]."""
     at_t = tf.one_hot(t, tf.shape(ids)[-1], on_value=True, off_value=False, dtype=tf.bool)
     return tf.where(at_t, column[..., tf.newaxis], ids)

@@ -1,4 +1,4 @@
-"""`make benchmark-summarizer`: the attention summarizer on real headlines, against lead-N.
+"""`make benchmark TASK=summarize`: the attention summarizer on real headlines, against lead-N.
 
 With ../shared/data/summarization present (Reuters-21578 body -> headline, train and dev splits),
 one run trains on train with exportBest against dev (the epoch with the best validation ROUGE-L on
@@ -7,8 +7,8 @@ whole dev split: ROUGE-1/2/L F1 of beam search and of greedy decoding, beside th
 and 12 words of each story. Speed comes from the same run: summary tokens/s and examples/s,
 median step time, peak resident memory, seconds to the first step.
 
-    .venv/bin/python -m scripts.benchmark_summarizer [--epochs 10] [--set hiddenSize=128 ...]
-    .venv/bin/python -m scripts.benchmark_summarizer --speed 60    # speed only: 60 steps, medians of 3
+    make benchmark TASK=summarize ARGS="--epochs 10 --set hiddenSize=128"
+    make benchmark TASK=summarize ARGS="--speed 60"    # speed only: 60 steps, medians of 3
 
 Everything is printed; nothing is asserted. The dev split chooses the epoch and is also what the
 scores are on (there is no test split here), so the figures are optimistic by that choice.
@@ -21,10 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.benchmark import _setting, evaluate, train
+from trainers.shared.benchmarking import SHARED_DATA, evaluate, setting, train
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "summarization"
+DATA = SHARED_DATA / "summarization"
 DEFAULTS = {
     "modelType": "seq2seq-attention",
     "batchSize": "64",
@@ -88,15 +87,15 @@ def speed(settings: dict, train_file: Path, steps: int, rounds: int = 3) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="make benchmark TASK=summarize", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--speed", type=int, metavar="STEPS", help="only time STEPS training steps, 3 fresh runs")
     args = parser.parse_args(argv)
     train_file, dev_file = args.data / "reuters-headlines.train.tsv", args.data / "reuters-headlines.dev.tsv"
     if not train_file.exists():
-        print(f"benchmark_summarizer: {train_file} not found; nothing to measure", file=sys.stderr)
+        print(f"make benchmark TASK=summarize: {train_file} not found; nothing to measure", file=sys.stderr)
         return 1
     settings = {**DEFAULTS, "numEpochs": str(args.epochs), **dict(args.set)}
     if args.speed:

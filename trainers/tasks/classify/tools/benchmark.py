@@ -1,4 +1,4 @@
-"""`make benchmark`: speed, memory and start-up of every model, and accuracy on real data.
+"""`make benchmark` (TASK=classify, the default): speed, memory and start-up of every model, and accuracy on real data.
 
 Speed: each model trains `--steps` steps on the bundled single-label sample (2,000 examples) in a
 fresh process, with the overlays' default sizes; the trainer's metrics.json gives examples/s and
@@ -17,19 +17,16 @@ from the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from trainers.runtime.config import without_config_env
+from trainers.shared.benchmarking import SHARED_DATA, evaluate, setting, train
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "text-classification"
+SHARED = SHARED_DATA / "text-classification"
 MODELS = ["cnn", "kimcnn", "capsule-a", "capsule-b"]
 # Accuracy runs: data set -> (train file, dev file or None to hold out 10% of train, test file, maxLength)
 ACCURACY_SETS = {
@@ -37,26 +34,6 @@ ACCURACY_SETS = {
     "TREC": ("trec.train.txt", None, "trec.test.txt", 40),
 }
 EPOCHS = {"cnn": 10, "kimcnn": 10, "capsule-a": 10, "capsule-b": 10}
-
-
-def _trainer_env() -> dict[str, str]:
-    """This environment without stray configuration keys, TensorFlow quiet."""
-    return {**without_config_env(os.environ), "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-def train(values: dict[str, str]) -> tuple[dict, float, int]:
-    """Run one training process; returns (metrics.json, peak RSS in MiB, exit code)."""
-    env = _trainer_env()
-    command = [sys.executable, "-m", "trainers", "train", *[f"--{k}={v}" for k, v in values.items()]]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        print(output[-3000:], file=sys.stderr)
-        return {}, 0.0, proc.returncode
-    metrics = json.loads((Path(values["modelDir"]) / "metrics.json").read_text())
-    return metrics, usage.ru_maxrss / 1024, 0
 
 
 def convert(source: Path, target: Path) -> Path:
@@ -69,14 +46,6 @@ def convert(source: Path, target: Path) -> Path:
             lines.append(f"{label}\t{text.strip()}")
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
-
-
-def _setting(text: str) -> tuple[str, str]:
-    """`--set KEY=VALUE` as a (key, value) pair; the trainer itself checks key and value."""
-    key, equals, value = text.partition("=")
-    if not key or not equals:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
 
 
 def _describe(settings: dict[str, str]) -> str:
@@ -154,12 +123,6 @@ def dev_split(train: Path, dev: Path, every: int = 10) -> tuple[Path, Path]:
     kept.write_text("\n".join(r for i, r in enumerate(rows) if i % every) + "\n", encoding="utf-8")
     dev.write_text("\n".join(r for i, r in enumerate(rows) if not i % every) + "\n", encoding="utf-8")
     return kept, dev
-
-
-def evaluate(export: Path, data: Path) -> dict:
-    command = [sys.executable, "-m", "trainers", "evaluate", "--json", "--model", str(export), "--data", str(data)]
-    result = subprocess.run(command, cwd=ROOT, env=_trainer_env(), capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
 
 
 def _accuracy_run(
@@ -266,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--set",
-        type=_setting,
+        type=setting,
         action="append",
         default=[],
         metavar="KEY=VALUE",
