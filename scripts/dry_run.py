@@ -24,7 +24,8 @@ import yaml
 
 from scripts.kube import ClusterUnavailable, describe, kubectl
 from scripts.manifests import Rendered
-from scripts.policy.violation import Violation, describe
+from scripts.policy.violation import Violation
+from scripts.policy.violation import describe as describe_object
 from scripts.policy.walk import pods
 from scripts.trials import trial_tfjob
 
@@ -82,7 +83,7 @@ def pod_manifests(r: Rendered) -> list[tuple[str, str, dict]]:
             },
             "spec": spec,
         }
-        found.append((describe(pod.job.doc), pod.field, manifest))
+        found.append((describe_object(pod.job.doc), pod.field, manifest))
     return found
 
 

@@ -101,13 +101,13 @@ def _configmap_env(container: dict, field_path: str, configmaps: dict[str, dict]
         name = ref.get("name")
         if name not in configmaps:
             if not ref.get("optional"):
-                inputs.problems.append((f"{where}.configMapRef", f"ConfigMap {name!r} is not rendered by this experiment"))
+                inputs.problems.append(
+                    (f"{where}.configMapRef", f"ConfigMap {name!r} is not rendered by this experiment")
+                )
             continue
         for key, text in (configmaps[name].get("data") or {}).items():
             shown = f" with prefix {prefix!r}" if prefix else ""
-            inputs.env[prefix + key] = Value(
-                prefix + key, str(text), f"ConfigMap {name} data[{key}] (envFrom{shown})"
-            )
+            inputs.env[prefix + key] = Value(prefix + key, str(text), f"ConfigMap {name} data[{key}] (envFrom{shown})")
 
 
 def _env_entry(item: dict, where: str, configmaps: dict[str, dict], pod: Pod | None, inputs: Inputs) -> Value:
@@ -159,8 +159,13 @@ def derive(container: dict, field_path: str, configmaps: dict[str, dict], pod: P
     if command is None:
         command_values = [Value("", part, "the image's entrypoint") for part in ENTRYPOINT]
     else:
-        command_values = [Value("", expand(str(p), inputs.env), f"{field_path}.command[{i}]") for i, p in enumerate(command)]
-    args = [Value("", expand(str(a), inputs.env), f"{field_path}.args[{i}]") for i, a in enumerate(container.get("args") or [])]
+        command_values = [
+            Value("", expand(str(p), inputs.env), f"{field_path}.command[{i}]") for i, p in enumerate(command)
+        ]
+    args = [
+        Value("", expand(str(a), inputs.env), f"{field_path}.args[{i}]")
+        for i, a in enumerate(container.get("args") or [])
+    ]
     tail = trainer_arguments([v.text for v in command_values])
     if tail is None:
         inputs.problems.append(

@@ -185,7 +185,11 @@ def compare(reference: list[dict], rendered: list[dict], workload: platform.Work
     """(object, field, problem) for every way `rendered` goes beyond `reference`."""
     for before, doc in _pairs(normalized(reference), normalized(rendered)):
         if doc is None:
-            yield describe(before), "(object)", f"rendered by {workload.reference}/ but dropped by this experiment; keep it"
+            yield (
+                describe(before),
+                "(object)",
+                f"rendered by {workload.reference}/ but dropped by this experiment; keep it",
+            )
             continue
         if before is None:
             yield (

@@ -33,7 +33,9 @@ def _quantity(value: object) -> Decimal | None:
         return None
 
 
-def _shown(value: Decimal) -> str:
+def _shown(value: Decimal, key: str = "") -> str:
+    if key in ("memory", "ephemeralStorage"):
+        return f"{value / 2**30:.1f}Gi"
     return f"{value.normalize():f}"
 
 
@@ -72,7 +74,9 @@ def _pod_usage(spec: dict) -> tuple[dict[str, Decimal], list[tuple[str, str]]]:
             )
         size = _quantity(empty_dir.get("sizeLimit")) if "sizeLimit" in empty_dir else None
         if size is None:
-            problems.append((f"{where}.sizeLimit", "unset or unreadable: every emptyDir needs a sizeLimit within the budget"))
+            problems.append(
+                (f"{where}.sizeLimit", "unset or unreadable: every emptyDir needs a sizeLimit within the budget")
+            )
         else:
             usage["ephemeralStorage"] += size
     return {k: max(v, init_peak[k]) for k, v in usage.items()}, problems
@@ -86,7 +90,7 @@ def rule_pod_and_job(r: Rendered, root: Path) -> Iterator[Violation]:
             totals = {key: Decimal(0) for key in RESOURCES}
             replicas = 0
             for pod in pods(view):
-                if pod.job is not job:
+                if pod.job.doc is not job.doc:
                     continue
                 count = pod.replica.get("replicas", 1)
                 count = count if isinstance(count, int) and count >= 0 else 0
@@ -101,7 +105,7 @@ def rule_pod_and_job(r: Rendered, root: Path) -> Iterator[Violation]:
                             r.name,
                             obj,
                             f"{pod.field}.containers",
-                            f"{_shown(value)} {key} in one {pod.replica_type} pod is over the budget ({limit}); lower it",
+                            f"{_shown(value, key)} {key} in one {pod.replica_type} pod is over the budget ({limit}); lower it",
                         )
                 for key in totals:
                     totals[key] += usage[key] * count
@@ -117,7 +121,9 @@ def _job_limits(r, obj, job, replicas, totals, budget) -> Iterator[Violation]:
     for key, value in totals.items():
         limit = budget.limit(f"job.{key}")
         if _over(limit, value):
-            yield Violation(r.name, obj, field, f"{_shown(value)} {key} over all pods is over the budget ({limit})")
+            yield Violation(
+                r.name, obj, field, f"{_shown(value, key)} {key} over all pods is over the budget ({limit})"
+            )
     run_policy = job.spec.get("runPolicy") or {}
     for key in ("activeDeadlineSeconds", "backoffLimit"):
         value, limit = run_policy.get(key), budget.limit(f"job.{key}")
@@ -202,7 +208,12 @@ def _config(r: Rendered, root: Path) -> Iterator[Violation]:
             source = j.config.sources.get(key, "default")
             for limit, broken in ((low, low is not None and value < low.value), (high, _over(high, Decimal(value)))):
                 if broken:
-                    yield Violation(r.name, obj, f"{j.container.field}.env", f"{source}: {key}={value} is outside the budget ({limit})")
+                    yield Violation(
+                        r.name,
+                        obj,
+                        f"{j.container.field}.env",
+                        f"{source}: {key}={value} is outside the budget ({limit})",
+                    )
         yield from _memory(r, obj, j, values, budget)
 
 

@@ -78,7 +78,9 @@ def application_prefix(root: Path) -> tuple[str, str]:
     """The text around `{{.path.basename}}` in the ApplicationSet's Application name template."""
     try:
         for doc in yaml.safe_load_all((root / APPLICATION_SET).read_text()):
-            template = str(((((doc or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("name", ""))
+            template = str(
+                ((((doc or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("name", "")
+            )
             parts = BASENAME.split(template)
             if len(parts) == 2:
                 return parts[0], parts[1]

@@ -125,4 +125,12 @@ def rule_bounded_runtime(r: Rendered) -> Iterator[Violation]:
             )
 
 
-RULES = [rule_tensorflow_container, rule_replica_counts, rule_one_chief, rule_restart_policy, rule_names, rule_no_ttl, rule_bounded_runtime]
+RULES = [
+    rule_tensorflow_container,
+    rule_replica_counts,
+    rule_one_chief,
+    rule_restart_policy,
+    rule_names,
+    rule_no_ttl,
+    rule_bounded_runtime,
+]

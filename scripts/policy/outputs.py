@@ -71,7 +71,12 @@ def _own(r: Rendered, root: Path) -> Iterator[Violation]:
             problem = output_problem(key, str(url), job, allowlist)
             if problem:
                 source = j.config.sources.get(key, "default")
-                yield Violation(r.name, j.name or describe(j.container.pod.job.doc), f"{j.container.field}.env", f"{source}: {problem}")
+                yield Violation(
+                    r.name,
+                    j.name or describe(j.container.pod.job.doc),
+                    f"{j.container.field}.env",
+                    f"{source}: {problem}",
+                )
 
 
 def output_directories(r: Rendered, root: Path) -> dict[str, str]:

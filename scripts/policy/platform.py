@@ -141,9 +141,10 @@ def _allowlist(root: Path, _stamp: int) -> Allowlist:
 class Limit:
     key: str  # where it is in budget.yaml, e.g. "pod.gpus"
     value: Decimal
+    text: str  # as written there
 
     def __str__(self) -> str:
-        return f"{BUDGET}: {self.key} = {self.value.normalize():f}"
+        return f"{BUDGET}: {self.key} = {self.text}"
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,16 @@ def _budget(root: Path, _stamp: int) -> Budget:
     for section in ("job", "pod", "search"):
         for key, value in (_require(data, section, BUDGET, dict) or {}).items():
             name = f"{section}.{key}"
-            limits[name] = Limit(name, _number(value, f"{BUDGET}: {name}"))
+            limits[name] = Limit(name, _number(value, f"{BUDGET}: {name}"), str(value))
     config = {}
     for key, bounds in (data.get("config") or {}).items():
         where = f"config.{key}"
         if not isinstance(bounds, dict) or not set(bounds) <= {"min", "max"}:
             raise PlatformDataError(f"{BUDGET}: {where}: expected {{min: N, max: N}}")
         config[key] = tuple(
-            Limit(f"{where}.{end}", _number(bounds[end], f"{BUDGET}: {where}.{end}")) if end in bounds else None
+            Limit(f"{where}.{end}", _number(bounds[end], f"{BUDGET}: {where}.{end}"), str(bounds[end]))
+            if end in bounds
+            else None
             for end in ("min", "max")
         )
     memory = data.get("memory") or {}

@@ -25,7 +25,16 @@ ALLOWED_SECCOMP = ("RuntimeDefault", "Localhost")
 ALLOWED_APPARMOR = ("RuntimeDefault", "Localhost")
 ALLOWED_CAPABILITY = "NET_BIND_SERVICE"
 ALLOWED_SELINUX_TYPES = ("", "container_t", "container_init_t", "container_kvm_t", "container_engine_t")
-ALLOWED_VOLUMES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret")
+ALLOWED_VOLUMES = (
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+)
 SAFE_SYSCTLS = (
     "kernel.shm_rmid_forced",
     "net.ipv4.ip_local_port_range",
@@ -209,11 +218,15 @@ def rule_profiles(r: Rendered) -> Iterator[Violation]:
                 )
         annotations = ((pod.replica.get("template") or {}).get("metadata") or {}).get("annotations") or {}
         for key, value in annotations.items():
-            if str(key).startswith(APPARMOR_ANNOTATION) and value not in ("", "runtime/default") and not str(
-                value
-            ).startswith("localhost/"):
+            if (
+                str(key).startswith(APPARMOR_ANNOTATION)
+                and value not in ("", "runtime/default")
+                and not str(value).startswith("localhost/")
+            ):
                 template = pod.field.removesuffix(".spec")
-                yield Violation(r.name, obj, f"{template}.metadata.annotations[{key}]", f"{value!r}; use runtime/default")
+                yield Violation(
+                    r.name, obj, f"{template}.metadata.annotations[{key}]", f"{value!r}; use runtime/default"
+                )
     for c in containers(r):
         for where, problem in _profile_problems(_context(c.spec), f"{c.field}.securityContext"):
             yield Violation(r.name, describe(c.pod.job.doc), where, problem)

@@ -109,12 +109,18 @@ def _container_problems(c, known: frozenset[str]) -> Iterator[tuple[str, str]]:
         where = f"{c.field}.env[{name}]"
         if "value" in env:
             if _looks_like_credential(name) and name not in known:
-                yield f"{where}.value", "a credential as a literal value; use valueFrom.secretKeyRef to an existing Secret"
+                yield (
+                    f"{where}.value",
+                    "a credential as a literal value; use valueFrom.secretKeyRef to an existing Secret",
+                )
             problem = _value_problem(env.get("value"))
             if problem:
                 yield f"{where}.value", problem
         elif (env.get("valueFrom") or {}).get("configMapKeyRef") and _looks_like_credential(name) and name not in known:
-            yield f"{where}.valueFrom.configMapKeyRef", "a credential read from a ConfigMap (which is in Git); use secretKeyRef"
+            yield (
+                f"{where}.valueFrom.configMapKeyRef",
+                "a credential read from a ConfigMap (which is in Git); use secretKeyRef",
+            )
     literal = [str(e.get("value")) for e in c.spec.get("env") or [] if "value" in e]
     for parts, what in ((literal, "env values"), ([str(a) for a in c.spec.get("args") or []], "args")):
         joined = credential_in_value("".join(parts)) or credential_in_value("\n".join(parts))

@@ -137,7 +137,9 @@ def _flag_problems(inputs: trainer_inputs.Inputs) -> list[tuple[str, str]]:
     matcher = known_keys()
     for flag in found:
         if flag.name in ABSL_FLAGS:
-            problems.append((flag.source, f"{flag.spelling!r}: absl's --{flag.name} {ABSL_FLAGS[flag.name]}; remove it"))
+            problems.append(
+                (flag.source, f"{flag.spelling!r}: absl's --{flag.name} {ABSL_FLAGS[flag.name]}; remove it")
+            )
             continue
         miss = matcher.near_miss(flag.name)
         if miss:
@@ -146,7 +148,10 @@ def _flag_problems(inputs: trainer_inputs.Inputs) -> list[tuple[str, str]]:
             problems.append((flag.source, f"flag {flag.spelling!r} has no value; write --{flag.name}=VALUE"))
     for arg in positional:
         problems.append(
-            (arg.source, f"positional argument {arg.text!r}: the trainer takes only --key=value flags (it would refuse to start)")
+            (
+                arg.source,
+                f"positional argument {arg.text!r}: the trainer takes only --key=value flags (it would refuse to start)",
+            )
         )
     return problems
 
