@@ -47,7 +47,8 @@ def group(doc: dict) -> str:
 
 
 def logical_name(doc: dict) -> str:
-    name = str((doc.get("metadata") or {}).get("name", ""))
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    name = str(metadata.get("name", ""))
     return HASH_SUFFIX.sub("", name) if doc.get("kind") in GENERATED_KINDS else name
 
 
@@ -62,13 +63,15 @@ def _replace_names(value: object, names: dict[str, str]) -> object:
 def normalized(documents: list[dict]) -> dict[tuple, dict]:
     """Objects by (group, kind, namespace, name), generated names (and references to them) unhashed."""
     names = {
-        (d.get("metadata") or {}).get("name"): logical_name(d) for d in documents if d.get("kind") in GENERATED_KINDS
+        d["metadata"]["name"]: logical_name(d)
+        for d in documents
+        if d.get("kind") in GENERATED_KINDS and isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("name"), str)
     }
     out = {}
     for doc in documents:
         doc = _replace_names(doc, names)
-        meta = doc.get("metadata") or {}
-        out[(group(doc), doc.get("kind"), meta.get("namespace"), meta.get("name"))] = doc
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        out[(group(doc), str(doc.get("kind")), str(meta.get("namespace")), str(meta.get("name")))] = doc
     return out
 
 
@@ -127,8 +130,10 @@ def _rules_for(kind: str, workload: platform.Workload) -> list[platform.FieldRul
     return [f for f in workload.fields if fnmatch.fnmatchcase(str(kind), f.kind)]
 
 
-def _leaf_problem(path: fieldpath.Path, value: object, rules: list[platform.FieldRule], experiment: str) -> str | None:
-    """None if some rule allows `value` at `path`; else what is wrong."""
+def _leaf_problem(
+    path: fieldpath.Path, value: object, rules: list[platform.FieldRule], experiment: str
+) -> tuple[str, bool] | None:
+    """None if some rule allows `value` at `path`; else (what is wrong, whether only the value is)."""
     value_problem = None
     for rule in rules:
         if not any(fieldpath.matches(pattern, path) for pattern in rule.paths):
@@ -137,7 +142,7 @@ def _leaf_problem(path: fieldpath.Path, value: object, rules: list[platform.Fiel
         if not allowed or value is fieldpath.MISSING or any(fnmatch.fnmatchcase(str(value), v) for v in allowed):
             return None
         value_problem = f"{_short(value)} is not an allowed value ({', '.join(map(repr, allowed))})"
-    return value_problem or "not a field an experiment may change"
+    return (value_problem, True) if value_problem else ("not a field an experiment may change", False)
 
 
 def _short(value: object) -> str:
@@ -153,13 +158,18 @@ def _difference_problem(
         # An added or removed subtree: allowed only if every leaf in it is.
         side, verb = (before, "removed") if after is fieldpath.MISSING else (after, "added")
         for path, value in fieldpath.leaves(side, difference.path):
-            problem = _leaf_problem(path, value if verb == "added" else fieldpath.MISSING, rules, experiment)
-            if problem:
+            found = _leaf_problem(path, value if verb == "added" else fieldpath.MISSING, rules, experiment)
+            if found:
+                problem, value_only = found
+                if value_only:  # an allowed field with a value it may not take: name that field
+                    return path, f"{verb}: {problem}"
                 shown = "" if path == difference.path else f" (at {fieldpath.show(path)})"
                 return difference.path, f"{verb}{shown}: {problem}"
         return None
-    problem = _leaf_problem(difference.path, after, rules, experiment)
-    return (difference.path, f"{_short(before)} in the reference, {_short(after)} here: {problem}") if problem else None
+    found = _leaf_problem(difference.path, after, rules, experiment)
+    if found is None:
+        return None
+    return difference.path, f"{_short(before)} in the reference, {_short(after)} here: {found[0]}"
 
 
 def _pairs(before: dict[tuple, dict], after: dict[tuple, dict]) -> Iterator[tuple[dict | None, dict | None]]:
