@@ -58,8 +58,9 @@ DIRECTORY_RULES = [
 
 
 def _unique(violations) -> list[Violation]:
-    """Chief and Workers share a template, so one mistake can be reported once per replica."""
-    return list(dict.fromkeys(violations))
+    """Chief and Workers share a template, so one mistake can be reported once per replica. No
+    report shows a credential (a rule may quote the value it refuses; CI logs are not secret)."""
+    return list(dict.fromkeys(Violation(v.where, v.obj, v.field, secrets.redact(v.message)) for v in violations))
 
 
 def guarded(where: str, rule: Callable, *args) -> list[Violation]:

@@ -18,6 +18,7 @@ The values themselves are judged by the other rules (budget, images, the trainer
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import yaml
 
 from scripts.manifests import Rendered, render
 from scripts.policy import fieldpath, platform
+from scripts.policy.secrets import credential_in_value
 from scripts.policy.sources import kustomization_file, try_load_kustomization
 from scripts.policy.violation import Violation, describe
 
@@ -146,6 +148,8 @@ def _leaf_problem(
 
 
 def _short(value: object) -> str:
+    if credential_in_value(json.dumps(value, default=str)):
+        return "(a value that looks like a credential, not shown)"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

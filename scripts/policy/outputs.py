@@ -93,8 +93,12 @@ def output_directories(r: Rendered, root: Path) -> dict[str, str]:
 def rule_no_shared_outputs(experiments: list[Rendered], root: Path) -> Iterator[Violation]:
     """No two experiments write to one directory, or one inside the other's."""
     seen: list[tuple[str, str, str]] = []  # (url, kustomization, what)
+    allowlist = platform.allowlist(root)
     for r in experiments:
         for url, what in output_directories(r, root).items():
+            job = what.split(" of TFJob ", 1)[-1]
+            if output_problem("output", url, job, allowlist):
+                continue  # outside its own run path: rule_own_run_path reports it
             parts = _parts(url)
             for other_url, other, other_what in seen:
                 other_parts = _parts(other_url)
