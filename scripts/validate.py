@@ -105,7 +105,8 @@ def validate(
     try:
         platform.allowlist(root), platform.budget(root)
     except platform.PlatformDataError as exc:
-        return [policy.Violation("platform", str(exc).split(":", 1)[0], "-", str(exc))], 0, 0
+        file, _, problem = str(exc).partition(": ")
+        return [policy.Violation("platform", file, "-", problem)], 0, 0
     if not names:
         _, problems = sources.applications(root)
         names = kustomizations(root)

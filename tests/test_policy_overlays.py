@@ -329,3 +329,70 @@ def test_a_search_is_judged_at_its_middle_values_and_mixed_corners(repo):
     # reference, and the Worker the search adds, are reported too, by their own rules).
     assert sum("does not split over" in line for line in found) == 1, "\n".join(found)
     assert sum("must be below marginPositive" in line for line in found) == 1, "\n".join(found)
+
+
+def test_the_project_whitelist_follows_the_allowlist(repo):
+    allowlist = repo / "platform" / "allowlist.yaml"
+    text = allowlist.read_text()
+    text = text.replace('      - {group: "", kind: ServiceAccount}   # components/workload-identity\n', "")
+    text = text.replace("      - {group: kubeflow.org, kind: TFJob}\n", "      - {group: kubeflow.org, kind: TFJob}\n      - {group: apps, kind: Deployment}\n", 1)
+    allowlist.write_text(text)
+    found = problems(repo)
+    assert_reported(found, ".: AppProject textjobs: spec.namespaceResourceWhitelist: apps/Deployment is in platform/allowlist.yaml but not whitelisted")
+    assert_reported(found, "overlays/capsule-b-multilabel: ServiceAccount capsule-b-multilabel-trainer-r1: kind: core/ServiceAccount is not something overlays/ may render")
+
+
+def test_a_new_component_needs_no_policy_change(repo):
+    """What a component in components/ adds is the platform's: an experiment listing it passes."""
+    write(
+        repo,
+        "components/frequent-checkpoints/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - target: {kind: TFJob}\n    patch: |-\n"
+        "      - op: add\n        path: /spec/tfReplicaSpecs/Chief/template/spec/containers/0/env/-\n"
+        "        value: {name: checkpointEvery, value: \"10\"}\n",
+    )
+    name = experiment(repo, "checkpointed", "components:\n  - ../../components/frequent-checkpoints\n")
+    assert problems(repo, [name]) == []
+    # The same change written in the overlay itself is the experiment's, and refused.
+    ops = f"""
+- op: add
+  path: {CHIEF}/containers/0/env/-
+  value: {{name: checkpointEvery, value: "10"}}
+"""
+    name = experiment(repo, "self-checkpointed", patch(ops))
+    assert_reported(problems(repo, [name]), "env[checkpointEvery]", "not a field an experiment may change")
+
+
+def test_a_component_from_elsewhere_is_the_experiments_own_change(repo):
+    write(
+        repo,
+        "overlays/sneaky/extra/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - target: {kind: TFJob}\n    patch: |-\n"
+        "      - {op: add, path: /spec/tfReplicaSpecs/Chief/template/spec/nodeName, value: cp-0}\n",
+    )
+    name = experiment(repo, "sneaky", "components:\n  - extra\n")
+    found = problems(repo, [name])
+    assert_reported(found, "overlays/sneaky/kustomization.yaml: components[extra]: components come from components/ only")
+    assert_reported(found, "TFJob sneaky-train-r1: spec.tfReplicaSpecs.Chief.template.spec.nodeName: added")
+
+
+def test_a_search_is_held_to_the_allowlist_and_the_budget(repo):
+    ops = """
+- op: replace
+  path: /spec/maxTrialCount
+  value: 5000
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/nodeName
+  value: gpu-node-7
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: --numEpochs
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: "5000"
+"""
+    name = search(repo, "greedy", ops)
+    found = problems(repo, [name])
+    assert_reported(found, "spec.maxTrialCount: 5000 is over the budget (platform/budget.yaml: search.maxTrialCount = 100)")
+    assert_reported(found, "spec.trialTemplate.trialSpec.spec.tfReplicaSpecs.Chief.template.spec.nodeName: added")
+    assert_reported(found, "(the trial with", "numEpochs=5000 is outside the budget")

@@ -60,7 +60,8 @@ def _require(data: dict, key: str, where: str, kind: type | tuple = object):
     if not isinstance(data, dict) or key not in data:
         raise PlatformDataError(f"{where}: missing key {key!r}")
     if not isinstance(data[key], kind):
-        raise PlatformDataError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {data[key]!r}")
+        at = f"{where}: {key}" if where in (ALLOWLIST, BUDGET) else f"{where}.{key}"
+        raise PlatformDataError(f"{at}: expected {getattr(kind, '__name__', kind)}, got {data[key]!r}")
     return data[key]
 
 
