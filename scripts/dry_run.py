@@ -16,6 +16,7 @@ Security does not look at the account).
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 import subprocess
@@ -30,7 +31,7 @@ from scripts.policy.walk import pods
 from scripts.trials import trial_tfjob
 
 NAMESPACE = "textjobs"
-POD_ERROR = re.compile(r'pods "(?P<name>[^"]+)" is (?P<why>.*)$')
+POD_ERROR = re.compile(r'(?:pods|Pod) "(?P<name>[^"]+)" is (?P<why>.*)$')
 
 
 def wanted(mode: str) -> str:
@@ -76,7 +77,7 @@ def pod_manifests(r: Rendered) -> list[tuple[str, str, dict]]:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "name": f"textjobs-pod-security-{run}-{index}",
+                "name": f"textjobs-pod-security-{run}-{index:04d}",
                 "namespace": (pod.job.doc.get("metadata") or {}).get("namespace") or NAMESPACE,
                 "labels": metadata.get("labels") or {},
                 "annotations": metadata.get("annotations") or {},
@@ -96,7 +97,8 @@ def check_pods(r: Rendered, tool: str) -> list[Violation]:
     by_name = {m["metadata"]["name"]: (obj, field) for obj, field, m in manifests}
     result = subprocess.run(
         [tool, "create", "--dry-run=server", "-o", "name", "-f", "-"],
-        input=yaml.safe_dump_all([m for _, _, m in manifests]),
+        # JSON, not YAML: kubectl reads YAML 1.1, where a volume named `n` would be `false`.
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [m for _, _, m in manifests]}),
         capture_output=True,
         text=True,
     )
