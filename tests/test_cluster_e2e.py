@@ -338,7 +338,9 @@ def test_kubernetes_pod_security_agrees_with_the_static_rules_on_every_case(clus
     assert not_pod_security == {}, "refused for another reason than Pod Security"
     static = {v.obj.split(" ", 1)[1] for rule in pod_security.RULES for v in rule(rendered)}
     disagree = {
-        names[job]: f"expected {'refused' if want else 'allowed'}, server {'refused' if job in refused else 'allowed'}, "
+        names[
+            job
+        ]: f"expected {'refused' if want else 'allowed'}, server {'refused' if job in refused else 'allowed'}, "
         f"static {'refused' if job in static else 'allowed'}"
         for job, want in expected.items()
         if (job in refused) != want or (job in static) != want

@@ -109,5 +109,10 @@ def test_unrelated_and_merely_similar_keys_are_not_near_misses():
 def test_the_message_names_the_key_and_what_differs():
     miss = near_miss("num_Ep\u043echs\u200b ", KNOWN)
     assert miss.intended == "numEpochs"
-    assert set(miss.differences) == {"surrounding whitespace", "invisible characters", "look-alike characters", "separators"}
+    assert set(miss.differences) == {
+        "surrounding whitespace",
+        "invisible characters",
+        "look-alike characters",
+        "separators",
+    }
     assert "\\u043e" in miss.message  # the disguise is shown, not rendered invisibly

@@ -25,5 +25,7 @@ def test_the_static_rules_refuse_exactly_what_restricted_refuses(base_job):
     rendered, expected = pod_security_cases.jobs(base_job)
     names = pod_security_cases.names()
     verdicts = static_verdicts(rendered)
-    wrong = {names[job]: ("refused" if verdicts[job] else "allowed") for job in expected if verdicts[job] != expected[job]}
+    wrong = {
+        names[job]: ("refused" if verdicts[job] else "allowed") for job in expected if verdicts[job] != expected[job]
+    }
     assert wrong == {}

@@ -57,16 +57,43 @@ def allowed(workload, kind: str, path: fieldpath.Path) -> bool | None:
 
 # Keys Kubernetes, the operator and Argo CD know, and made-up ones: the rule must not care which.
 FIELD_NAMES = [
-    "nodeName", "hostAliases", "dnsPolicy", "priorityClassName", "schedulerName", "runtimeClassName",
-    "shareProcessNamespace", "terminationGracePeriodSeconds", "tolerations", "affinity", "lifecycle",
-    "procMount", "sysctls", "schedulingPolicy", "managedBy", "suspend", "imagePullPolicy", "workingDir",
-    "annotations", "argocd.argoproj.io/sync-options", "argocd.argoproj.io/hook", "stdin", "tty", "os",
-    "hostUsers", "resourceClaims", "overhead", "preemptionPolicy", "readinessGates", "setHostnameAsFQDN",
+    "nodeName",
+    "hostAliases",
+    "dnsPolicy",
+    "priorityClassName",
+    "schedulerName",
+    "runtimeClassName",
+    "shareProcessNamespace",
+    "terminationGracePeriodSeconds",
+    "tolerations",
+    "affinity",
+    "lifecycle",
+    "procMount",
+    "sysctls",
+    "schedulingPolicy",
+    "managedBy",
+    "suspend",
+    "imagePullPolicy",
+    "workingDir",
+    "annotations",
+    "argocd.argoproj.io/sync-options",
+    "argocd.argoproj.io/hook",
+    "stdin",
+    "tty",
+    "os",
+    "hostUsers",
+    "resourceClaims",
+    "overhead",
+    "preemptionPolicy",
+    "readinessGates",
+    "setHostnameAsFQDN",
     "futureFieldFromKubernetes2031",
 ]
 scalars = st.one_of(st.integers(-5, 10**6), st.booleans(), st.text(max_size=12), st.just("0"), st.none())
 values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELD_NAMES), inner, max_size=3), max_leaves=6
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELD_NAMES), inner, max_size=3),
+    max_leaves=6,
 )
 
 
@@ -97,6 +124,7 @@ def test_any_field_outside_the_allowlist_set_to_any_value_fails_naming_it(render
         # an emptied mapping or list is the removal of what it held, not a change at its own path
         and not (after.get(p) in ({}, []) and any(q[: len(p)] == p and q != p for q in before))
     ]
+
     # A change wholly under allowed paths is judged by the values' own rules (budget, images, ...).
     def fine(p):  # listed with no values, or listed with values and removed
         verdict = allowed(workload, doc.get("kind"), p)
@@ -109,7 +137,8 @@ def test_any_field_outside_the_allowlist_set_to_any_value_fails_naming_it(render
     # change of the object's identity) the object.
     identity = any(target == i[: len(target)] for i in IDENTITY)
     assert any(
-        shown.startswith(field) or field.startswith(shown) or (identity and field == "(object)") for _, field, _ in found
+        shown.startswith(field) or field.startswith(shown) or (identity and field == "(object)")
+        for _, field, _ in found
     ), f"{shown} = {value!r} passed: {found}"
 
 
@@ -135,17 +164,27 @@ def test_any_change_inside_the_allowlist_passes_this_rule(renders, data):
             *parents, leaf = fieldpath.parse(shown)
             node = job
             for segment in parents:
-                node = node[segment] if not segment.startswith("[") else next(c for c in node if c.get("name") == segment[1:-1])
+                node = (
+                    node[segment]
+                    if not segment.startswith("[")
+                    else next(c for c in node if c.get("name") == segment[1:-1])
+                )
             node[leaf[1:-1]] = data.draw(st.sampled_from(["1", "500m", "2Gi", 3, "64"]))
         elif what == "config":
             config = next(d for d in documents if d["kind"] == "ConfigMap")
-            config["data"][data.draw(st.text(alphabet="abcdefXYZ", min_size=1, max_size=9))] = data.draw(st.text(max_size=9))
+            config["data"][data.draw(st.text(alphabet="abcdefXYZ", min_size=1, max_size=9))] = data.draw(
+                st.text(max_size=9)
+            )
         elif what == "replicas":
             job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] = data.draw(st.integers(1, 600))
         elif what == "lifetime":
-            job["spec"]["runPolicy"][data.draw(st.sampled_from(["activeDeadlineSeconds", "backoffLimit"]))] = data.draw(st.integers(0, 10**7))
+            job["spec"]["runPolicy"][data.draw(st.sampled_from(["activeDeadlineSeconds", "backoffLimit"]))] = data.draw(
+                st.integers(0, 10**7)
+            )
         else:
-            job["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]["containers"][0]["image"] = data.draw(st.text(max_size=20))
+            job["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]["containers"][0]["image"] = data.draw(
+                st.text(max_size=20)
+            )
     assert problems(workload, reference, documents) == []
 
 
@@ -156,9 +195,10 @@ def test_an_allowed_path_with_listed_values_takes_only_those(renders):
     account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] = "owner@other-project.iam.gserviceaccount.com"
     account["metadata"]["labels"]["textjobs.dev/experiment"] = "someone-else"
     fields = {field: message for _, field, message in problems(workload, reference, documents)}
-    assert "is not an allowed value ('textjobs-*@my-project.iam.gserviceaccount.com')" in fields[
-        "metadata.annotations[iam.gke.io/gcp-service-account]"
-    ]
+    assert (
+        "is not an allowed value ('textjobs-*@my-project.iam.gserviceaccount.com')"
+        in fields["metadata.annotations[iam.gke.io/gcp-service-account]"]
+    )
     assert "('capsule-b-multilabel')" in fields["metadata.labels[textjobs.dev/experiment]"]
 
 

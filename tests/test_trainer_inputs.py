@@ -30,7 +30,10 @@ def test_envfrom_in_order_then_env_with_prefixes_and_references():
         "envFrom": [{"configMapRef": {"name": "cfg"}}, {"prefix": "num", "configMapRef": {"name": "more"}}],
         "env": [
             {"name": "batchSize", "value": "16"},
-            {"name": "runName", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['training.kubeflow.org/job-name']"}}},
+            {
+                "name": "runName",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['training.kubeflow.org/job-name']"}},
+            },
             {"name": "podName", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "modelDir", "value": "gs://b/runs/$(runName)/$$(runName)/$(undefined)"},
             {"name": "seed", "valueFrom": {"configMapKeyRef": {"name": "more", "key": "Epochs"}}},
@@ -40,7 +43,10 @@ def test_envfrom_in_order_then_env_with_prefixes_and_references():
     inputs = trainer_inputs.environment(container, "c", CONFIGMAPS, POD)
     env = inputs.environment()
     # The prefix makes `Epochs` of the later ConfigMap into numEpochs, over the first one's.
-    assert env["numEpochs"] == "9" and inputs.env["numEpochs"].source == "ConfigMap more data[Epochs] (envFrom with prefix 'num')"
+    assert (
+        env["numEpochs"] == "9"
+        and inputs.env["numEpochs"].source == "ConfigMap more data[Epochs] (envFrom with prefix 'num')"
+    )
     assert env["numnumEpochs"] == "4" and env["learningRate"] == "0.1"
     assert env["batchSize"] == "16"  # env wins over envFrom
     assert env["runName"] == "exp-train-r1" and env["podName"] == "exp-train-r1-worker-2"
@@ -58,7 +64,12 @@ def test_what_cannot_be_seen_is_a_problem_not_a_guess():
     }
     inputs = trainer_inputs.derive(container, "c", CONFIGMAPS, POD)
     fields = [where for where, _ in inputs.problems]
-    assert fields == ["c.envFrom[0].secretRef", "c.envFrom[1].configMapRef", "c.env[x].valueFrom.configMapKeyRef", "c.command"]
+    assert fields == [
+        "c.envFrom[0].secretRef",
+        "c.envFrom[1].configMapRef",
+        "c.env[x].valueFrom.configMapKeyRef",
+        "c.command",
+    ]
 
 
 def test_flags_in_command_and_args_reach_the_trainer_after_the_subcommand():

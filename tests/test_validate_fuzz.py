@@ -35,7 +35,10 @@ def judge(repo, text: str | bytes) -> list[str]:
 
 
 REGRESSIONS = {
-    "multi-document": ("resources:\n  - ../../base\nnamePrefix: fuzzed-\n---\nnamePrefix: other-\n", "2 YAML documents"),
+    "multi-document": (
+        "resources:\n  - ../../base\nnamePrefix: fuzzed-\n---\nnamePrefix: other-\n",
+        "2 YAML documents",
+    ),
     "zero replicas": (
         "resources:\n  - ../../base\nnamePrefix: fuzzed-\ncomponents:\n  - ../../components/multi-worker\n"
         "patches:\n  - target: {kind: TFJob}\n    patch: |-\n      - {op: replace, path: /spec/tfReplicaSpecs/Chief/replicas, value: 0}\n"
@@ -71,22 +74,55 @@ def test_broken_overlays_end_in_problem_lines(repo, case):
     assert any(expected in line for line in lines), "\n".join(lines)
 
 
-FIELDS = ["resources", "components", "patches", "configMapGenerator", "namePrefix", "nameSuffix", "images", "labels", "replicas", "namespace"]
+FIELDS = [
+    "resources",
+    "components",
+    "patches",
+    "configMapGenerator",
+    "namePrefix",
+    "nameSuffix",
+    "images",
+    "labels",
+    "replicas",
+    "namespace",
+]
 leaf = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 3),
-    st.sampled_from(["../../base", "../../components/gpu", "../../components/multi-worker", "x", "", "/", "..", "https://example.com/x"]),
+    st.sampled_from(
+        [
+            "../../base",
+            "../../components/gpu",
+            "../../components/multi-worker",
+            "x",
+            "",
+            "/",
+            "..",
+            "https://example.com/x",
+        ]
+    ),
     st.text(max_size=6),
 )
 value = st.recursive(
     leaf,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["name", "path", "patch", "op", "value", "literals", "behavior", "newTag", "target", "kind"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["name", "path", "patch", "op", "value", "literals", "behavior", "newTag", "target", "kind"]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
     max_leaves=8,
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.dictionaries(st.sampled_from(FIELDS), value, max_size=5), st.booleans())
 def test_fuzzed_kustomizations_never_end_in_a_traceback(repo, fields, with_base):
     if with_base:
@@ -98,4 +134,6 @@ def test_a_broken_platform_file_is_one_clear_problem(tmp_path):
     copy_repository(tmp_path)
     write(tmp_path, "platform/budget.yaml", "job: [not, a, mapping]\n")
     found, _, _ = validate.validate(tmp_path, scan=False)
-    assert [str(p) for p in found] == ["platform: platform/budget.yaml: -: job: expected dict, got ['not', 'a', 'mapping']"]
+    assert [str(p) for p in found] == [
+        "platform: platform/budget.yaml: -: job: expected dict, got ['not', 'a', 'mapping']"
+    ]

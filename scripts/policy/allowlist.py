@@ -67,7 +67,9 @@ def normalized(documents: list[dict]) -> dict[tuple, dict]:
     names = {
         d["metadata"]["name"]: logical_name(d)
         for d in documents
-        if d.get("kind") in GENERATED_KINDS and isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("name"), str)
+        if d.get("kind") in GENERATED_KINDS
+        and isinstance(d.get("metadata"), dict)
+        and isinstance(d["metadata"].get("name"), str)
     }
     out = {}
     for doc in documents:
