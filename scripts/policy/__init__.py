@@ -106,6 +106,7 @@ def check_all(rendered: list[Rendered], root: Path) -> list[Violation]:
     problems = [v for r in ok for v in check(r, root)]
     cache: dict[str, Rendered] = {}
     references: dict[str, Rendered] = {}
+    guarded(".", allowlist.prefetch_references, ok, root, references)
     for r in ok:
         if r.name != ".":
             problems += guarded(r.name, images.rule_image_overrides_match, r, root, cache)

@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -221,6 +222,14 @@ def compare(reference: list[dict], rendered: list[dict], workload: platform.Work
             if found:
                 path, problem = found
                 yield describe(doc), fieldpath.show(path), f"{problem}; {FIX}"
+
+
+def prefetch_references(rendered: list[Rendered], root: Path, cache: dict, workers: int = 4) -> None:
+    """Render every experiment's reference at once (kustomize runs in parallel, as the renders do)."""
+    allowlist = platform.allowlist(root)
+    wanted = [(r.name, allowlist.workload_of(r.name)) for r in rendered if not r.error]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda item: render_reference(item[0], root, item[1], cache), [w for w in wanted if w[1]]))
 
 
 def rule_only_allowed_changes(r: Rendered, root: Path, cache: dict) -> Iterator[Violation]:

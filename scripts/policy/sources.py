@@ -8,13 +8,15 @@ is not an experiment Argo CD can sync either: Argo CD applies its YAML files as 
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from scripts.manifests import kustomization_file
+from scripts.manifests import SafeLoader, kustomization_file
 from scripts.policy.violation import Violation
 
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|[\w.-]+\.(com|org|io|net|dev)/)", re.I)
@@ -76,8 +78,15 @@ def load_kustomization(directory: Path) -> dict | None:
     path = kustomization_file(directory)
     if path is None:
         return None
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(path: Path, _mtime: int, _size: int) -> dict:
+    """One parse per file version: every rule reads the same kustomizations."""
     try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(errors="replace")) if d is not None]
+        documents = [d for d in yaml.load_all(path.read_text(errors="replace"), Loader=SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
