@@ -18,7 +18,7 @@ from scripts import validate
 from scripts.manifests import ROOT
 from scripts.new_experiment import scaffold
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "kustomization.yaml")
+COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "kustomization.yaml")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,24 @@
 """The server-side dry run `make validate` adds when a cluster is reachable.
 
-Every experiment is sent to the API server with `--dry-run=server`: schema defaulting, admission
-(Pod Security `restricted` on the namespace), the Training Operator's webhook. Katib experiments
-are sent as the TFJob their trial template makes (scripts/trials.py), with parameters at both ends
-of their ranges. A warning from the server counts as a problem.
+Every experiment is sent to the API server with `--dry-run=server`: schema defaulting, admission,
+the Training Operator's webhook. Katib experiments are sent as the TFJob their trial template
+makes (scripts/trials.py), with parameters at both ends of their ranges. A warning from the server
+counts as a problem.
+
+Pod Security admission does not look inside a TFJob, so each replica's pod template is also sent
+as a Pod (in one request per kustomization) to the restricted namespace: Kubernetes' own Pod
+Security admission, and the API server's own Pod validation (GPU requests equal to limits, image
+names, ...), judge what the operator will create. A ServiceAccount the experiment renders itself
+does not exist before it syncs, so such a Pod is sent with the namespace's default account (Pod
+Security does not look at the account).
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import re
+import secrets
 import subprocess
 
 import yaml
@@ -15,7 +26,12 @@ import yaml
 from scripts.kube import ClusterUnavailable, describe, kubectl
 from scripts.manifests import Rendered
 from scripts.policy.violation import Violation
+from scripts.policy.violation import describe as describe_object
+from scripts.policy.walk import pods
 from scripts.trials import trial_tfjob
+
+NAMESPACE = "textjobs"
+POD_ERROR = re.compile(r'(?:pods|Pod) "(?P<name>[^"]+)" is (?P<why>.*)$')
 
 
 def wanted(mode: str) -> str:
@@ -43,6 +59,66 @@ def _payloads(r: Rendered) -> list[tuple[str, str]]:
     ]
 
 
+def pod_manifests(r: Rendered) -> list[tuple[str, str, dict]]:
+    """(object, field, Pod) for each replica's pod template, as the operator would create it."""
+    jobs = Rendered(r.name, documents=[*r.of_kind("TFJob"), *(trial_tfjob(e) for e in r.of_kind("Experiment"))])
+    own_accounts = {(d.get("metadata") or {}).get("name") for d in r.of_kind("ServiceAccount")}
+    run = secrets.token_hex(3)
+    found = []
+    for index, pod in enumerate(pods(jobs)):
+        if pod.job.doc.get("kind") == "Experiment":
+            continue
+        template = pod.replica.get("template") or {}
+        metadata = template.get("metadata") or {}
+        spec = copy.deepcopy(pod.spec)
+        if spec.get("serviceAccountName") in own_accounts:
+            spec["serviceAccountName"] = "default"
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"textjobs-pod-security-{run}-{index:04d}",
+                "namespace": (pod.job.doc.get("metadata") or {}).get("namespace") or NAMESPACE,
+                "labels": metadata.get("labels") or {},
+                "annotations": metadata.get("annotations") or {},
+            },
+            "spec": spec,
+        }
+        found.append((describe_object(pod.job.doc), pod.field, manifest))
+    return found
+
+
+def check_pods(r: Rendered, tool: str) -> list[Violation]:
+    """Every pod template of `r` created as a Pod with --dry-run=server: Pod Security admission
+    and Pod validation judge it. Each refusal and each warning names the replica."""
+    manifests = pod_manifests(r)
+    if not manifests:
+        return []
+    by_name = {m["metadata"]["name"]: (obj, field) for obj, field, m in manifests}
+    result = subprocess.run(
+        [tool, "create", "--dry-run=server", "-o", "name", "-f", "-"],
+        # JSON, not YAML: kubectl reads YAML 1.1, where a volume named `n` would be `false`.
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [m for _, _, m in manifests]}),
+        capture_output=True,
+        text=True,
+    )
+    problems = []
+    for line in result.stderr.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = POD_ERROR.search(line)
+        if match and match["name"] in by_name:
+            obj, field = by_name[match["name"]]
+            problems.append(Violation(r.name, obj, field, f"server-side dry run as a Pod: {match['why']}"))
+        elif result.returncode != 0 or "Warning" in line:
+            shown = line
+            for name, (obj, field) in by_name.items():
+                shown = shown.replace(name, f"{obj} {field}")
+            problems.append(Violation(r.name, "server-side dry run as a Pod", "-", shown))
+    return problems
+
+
 def check(rendered: list[Rendered]) -> list[Violation]:
     tool = kubectl()
     problems = []
@@ -57,4 +133,6 @@ def check(rendered: list[Rendered]) -> list[Violation]:
             for line in result.stderr.splitlines():
                 if line.strip() and (result.returncode != 0 or "Warning" in line):
                     problems.append(Violation(where, "server-side dry run", "-", line.strip()))
+        if r.name != ".":
+            problems += check_pods(r, tool)
     return problems

@@ -29,12 +29,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts import validate
+from scripts import trainer_inputs, validate
 from scripts.manifests import ROOT, RenderError, render, resolve
 from trainers.runtime.config import without_config_env
 
 KILL_GRACE_SECONDS = 5.0
-JOB_NAME_LABEL = "metadata.labels['training.kubeflow.org/job-name']"
 # Replica order as the operator lists TF_CONFIG: lower-case types.
 REPLICA_TYPES = ("Chief", "Worker")
 
@@ -67,21 +66,12 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def container_env(container: dict, configmaps: dict[str, dict], job_name: str) -> dict[str, str]:
-    """What Kubernetes would put in the container's environment (envFrom, then env)."""
-    env: dict[str, str] = {}
-    for source in container.get("envFrom") or []:
-        ref = (source.get("configMapRef") or {}).get("name")
-        if ref is not None:
-            if ref not in configmaps:
-                raise LocalRunError(f"envFrom refers to ConfigMap {ref!r}, which the overlay does not render")
-            env.update({k: str(v) for k, v in (configmaps[ref].get("data") or {}).items()})
-    for item in container.get("env") or []:
-        if "value" in item:
-            env[item["name"]] = str(item["value"])
-        elif (item.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") == JOB_NAME_LABEL:
-            env[item["name"]] = job_name
-    return env
+def container_env(container: dict, configmaps: dict[str, dict], pod: trainer_inputs.Pod) -> trainer_inputs.Inputs:
+    """What Kubernetes would put in the container's environment (scripts/trainer_inputs.py)."""
+    inputs = trainer_inputs.environment(container, "tensorflow", configmaps, pod)
+    if inputs.problems:
+        raise LocalRunError("; ".join(f"{where}: {problem}" for where, problem in inputs.problems))
+    return inputs
 
 
 def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> dict[str, str]:
@@ -127,11 +117,12 @@ def plan(rendered, exp: str, run_dir: Path, use_gcs: bool) -> tuple[list[Replica
         pod = specs[rtype]["template"]["spec"]
         container = next(c for c in pod["containers"] if c["name"] == "tensorflow")
         role = f"{rtype.lower()}-{index}"
-        env = localize(container_env(container, configmaps, job_name), run_dir, role, use_gcs)
+        inputs = container_env(container, configmaps, trainer_inputs.Pod(job_name, rtype, index))
+        env = localize(inputs.environment(), run_dir, role, use_gcs)
         if len(layout) > 1:
             task = {"type": rtype.lower(), "index": index}
             env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": task, "environment": "cloud"})
-        command = [*container.get("command", []), *container.get("args", [])] or ["python", "-m", "trainers", "train"]
+        command = trainer_inputs.command_line(container, inputs.env)
         if command[0] in ("python", "python3"):
             command = [sys.executable, *command[1:]]
         replicas.append(Replica(role, command, env, specs[rtype].get("restartPolicy", "Never")))

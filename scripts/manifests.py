@@ -11,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 KUSTOMIZE = ROOT / "bin" / "kustomize"
+# libyaml's parser when PyYAML has it (it does on the pinned wheels): ten times faster, same result.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # kustomize accepts these three names, and Argo CD builds a directory holding any of them with kustomize.
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -63,7 +65,7 @@ def render(name: str, root: Path = ROOT) -> Rendered:
     result = subprocess.run([str(KUSTOMIZE), "build", str(root / name)], capture_output=True, text=True)
     if result.returncode != 0:
         return Rendered(name, error=result.stderr.strip().replace(str(root) + "/", ""))
-    docs = [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict)]
+    docs = [d for d in yaml.load_all(result.stdout, Loader=SafeLoader) if isinstance(d, dict)]
     return Rendered(name, result.stdout, docs)
 
 

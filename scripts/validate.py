@@ -4,15 +4,17 @@
    pinned kustomize.
 2. Validate every object with kubeconform -strict against schemas/ (generated from the pinned
    releases by `make schemas`, committed, so this works offline).
-3. Apply the policy rules of scripts/policy/ (pod security, pod wiring, the trainer's own
-   configuration check, images, sources, the AppProject), and scan the working tree for
-   credentials with gitleaks.
+3. Apply the policy rules of scripts/policy/: each experiment compared with its reference under
+   platform/allowlist.yaml, held to platform/budget.yaml, its pods to Pod Security, its trainer
+   configuration to the trainer's own parsers, its directory to what Argo CD may read; and scan the
+   working tree for credentials with gitleaks.
 4. When a cluster is reachable (the local one from `make cluster-up`, or $KUBECONFIG), a
-   server-side dry run of every experiment and Katib trial: admission, the operator's webhook and
-   Pod Security `restricted` judge them as they would on merge.
+   server-side dry run of every experiment and Katib trial, and of every replica's pod template as
+   a Pod: admission, the operator's webhook and Pod Security `restricted` judge them as they would
+   on merge.
 
 Each problem is printed as `<kustomization>: <object>: <field>: <what is wrong>`; the exit code
-is 1 when there is any.
+is 1 when there is any. Broken input of any kind ends in such lines, never in a traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from scripts import dry_run, policy
 from scripts.manifests import ROOT, Rendered, kustomizations, render_all
-from scripts.policy import sources
+from scripts.policy import platform, sources
 
 KUBECONFORM = ROOT / "bin" / "kubeconform"
 # Built-in kinds first (no group), then custom resources; see scripts/gen_schemas.py.
@@ -100,6 +102,11 @@ def validate(
     """All problems, how many kustomizations, how many objects. Given no names, everything Argo CD
     would sync (and the Katib experiments), whatever the overlay directories hold."""
     problems: list[policy.Violation] = []
+    try:
+        platform.allowlist(root), platform.budget(root)
+    except platform.PlatformDataError as exc:
+        file, _, problem = str(exc).partition(": ")
+        return [policy.Violation("platform", file, "-", problem)], 0, 0
     if not names:
         _, problems = sources.applications(root)
         names = kustomizations(root)
@@ -107,6 +114,7 @@ def validate(
     # fetches (or runs) what nobody reviewed.
     refused = {name: sources.check_tree(name, root) for name in names}
     problems += [p for found in refused.values() for p in found]
+    problems += policy.check_directories(names, root)
     rendered = render_all([n for n in names if not refused.get(n)], root)
     problems += [policy.Violation(r.name, "kustomize build", "-", r.error) for r in rendered if r.error]
     problems += kubeconform(rendered, ROOT / "schemas")
@@ -131,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     server = dry_run.wanted(args.server)
-    problems, count, objects = validate(args.root.resolve(), args.kustomizations, server=server)
+    try:
+        problems, count, objects = validate(args.root.resolve(), args.kustomizations, server=server)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (rules are guarded; this is the rest)
+        print(f"validate: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     for problem in problems:
         print(problem, file=sys.stderr)
     elapsed = time.monotonic() - started

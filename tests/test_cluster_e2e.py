@@ -281,21 +281,68 @@ def test_argocd_cli_judges_live_tfjobs_with_the_shipped_health_check(cluster: Ku
 def test_validate_adds_the_server_side_dry_run_which_catches_what_static_checks_miss(
     cluster: Kube, monkeypatch, tmp_path
 ):
-    """A label value over 63 characters passes kustomize, kubeconform and the policy; only the API
-    server refuses it. With a cluster reachable, `make validate` asks the server too."""
+    """A GPU request below its limit passes kustomize, kubeconform and the policy (every field it
+    touches is one an experiment may set); the TFJob's own dry run accepts it too, since the CRD
+    does not validate pods. Only the API server's Pod validation refuses it, so `make validate`
+    also sends each replica's pod template as a Pod."""
     from scripts import validate
-    from tests.test_policy_overlays import copy_repository
+    from tests.test_policy_overlays import copy_repository, experiment, patch
 
     copy_repository(tmp_path)
-    overlay = tmp_path / "overlays" / "long-label"
-    overlay.mkdir()
-    (overlay / "kustomization.yaml").write_text(
-        "resources:\n  - ../../base\nnamePrefix: long-label-\nlabels:\n  - pairs:\n      team: " + "x" * 70 + "\n"
-    )
+    container = "/spec/tfReplicaSpecs/Chief/template/spec/containers/0/resources"
+    ops = f"""
+- op: add
+  path: {container}/limits/nvidia.com~1gpu
+  value: 2
+- op: add
+  path: {container}/requests/nvidia.com~1gpu
+  value: 1
+"""
+    name = experiment(tmp_path, "odd-gpus", patch(ops))
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    static, _, _ = validate.validate(tmp_path, ["overlays/long-label"], scan=False)
+    static, _, _ = validate.validate(tmp_path, [name], scan=False)
     assert static == []
-    served, _, _ = validate.validate(tmp_path, ["overlays/long-label"], scan=False, server="test cluster")
-    assert any("server-side dry run" in str(p) and "must be no more than 63" in str(p) for p in served), served
+    served, _, _ = validate.validate(tmp_path, [name], scan=False, server="test cluster")
+    shown = [str(p) for p in served]
+    assert any(
+        "TFJob odd-gpus-train-r1: spec.tfReplicaSpecs.Chief.template.spec: server-side dry run as a Pod" in line
+        and "nvidia.com/gpu" in line
+        for line in shown
+    ), shown
     clean, _, _ = validate.validate(ROOT, scan=False, server="test cluster")
     assert clean == []
+
+
+def test_kubernetes_pod_security_agrees_with_the_static_rules_on_every_case(cluster: Kube, monkeypatch):
+    """Each case of tests/pod_security_cases.py, and seeded combinations of them, sent as Pods to
+    the restricted namespace with --dry-run=server: Kubernetes' Pod Security admission refuses
+    exactly what the static mirror refuses, and for Pod Security's own reason."""
+    from scripts import dry_run
+    from scripts.localcluster.pins import binary
+    from scripts.policy import pod_security
+    from tests import pod_security_cases
+
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    base_job = tfjob_of(render("overlays/capsule-b"))
+    rendered, expected = pod_security_cases.jobs(base_job)
+    names = pod_security_cases.names()
+    served = dry_run.check_pods(rendered, str(binary("kubectl")))
+    refused = {v.obj.split(" ", 1)[1]: v.message for v in served}
+    # The local API server runs with --allow-privileged=false, which refuses a privileged container
+    # in validation, before admission; every other refusal must be Pod Security's.
+    not_pod_security = {
+        names[job]: message
+        for job, message in refused.items()
+        if "PodSecurity" not in message and "privileged: Forbidden: disallowed by cluster policy" not in message
+    }
+    assert not_pod_security == {}, "refused for another reason than Pod Security"
+    static = {v.obj.split(" ", 1)[1] for rule in pod_security.RULES for v in rule(rendered)}
+    disagree = {
+        names[
+            job
+        ]: f"expected {'refused' if want else 'allowed'}, server {'refused' if job in refused else 'allowed'}, "
+        f"static {'refused' if job in static else 'allowed'}"
+        for job, want in expected.items()
+        if (job in refused) != want or (job in static) != want
+    }
+    assert disagree == {}

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, trainer_env
 from trainers.runtime import config, keyset
 from trainers.runtime.config import ConfigError
 from trainers.runtime.keys import KEYS as RUNTIME_KEYS
@@ -150,3 +150,47 @@ def test_a_runs_keys_are_the_runtimes_and_its_tasks_and_a_task_may_not_redefine_
     bad = SimpleNamespace(name="bad", keys={"batchSize": RUNTIME_KEYS["batchSize"]})
     with pytest.raises(ValueError, match=r"task bad redefines runtime keys \['batchSize'\]"):
         keyset.for_task(bad)
+
+
+# --- the trainer refuses what the policy refuses (issue 16): near-miss keys, file-reading flags ---
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--NumEpochs=2"], {}, "flag '--NumEpochs': key 'NumEpochs' is not 'numEpochs'"),
+        (["--batch_size=8"], {}, "key 'batch_size' is not 'batchSize'"),
+        ([], {"NUM_EPOCHS": "2"}, "environment: key 'NUM_EPOCHS' is not 'numEpochs'"),
+        ([], {"learning\u200brate": "0.1"}, "is not 'learningRate'"),
+        ([], {"learningRate ": "0.1"}, "is not 'learningRate'"),
+        (["--undefok=numEpochs"], {}, "--undefok is refused"),
+    ],
+    ids=["flag-case", "flag-snake", "env-upper-snake", "env-zero-width", "env-trailing-space", "undefok"],
+)
+def test_a_key_in_all_but_form_stops_the_trainer_naming_the_key_meant(args, env, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers", "train", *args],
+        cwd=ROOT,
+        env=trainer_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_flagfile_is_refused_without_reading_the_file(tmp_path):
+    secret = tmp_path / "key.json"
+    secret.write_text('{"private_key": "-----BEGIN PRIVATE KEY-----MIIE"}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers", "train", f"--flagfile={secret}"],
+        cwd=ROOT,
+        env=trainer_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "--flagfile is refused" in result.stderr
+    assert "PRIVATE KEY" not in result.stdout + result.stderr

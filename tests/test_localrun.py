@@ -160,7 +160,7 @@ def test_interrupt_ends_every_replica(tmp_path):
 
 
 def test_make_new_scaffolds_a_valid_overlay(tmp_path):
-    for part in ("base", "components", "overlays/capsule-b"):
+    for part in ("base", "components", "platform", "overlays/capsule-b"):
         shutil.copytree(ROOT / part, tmp_path / part)
     created = scaffold("sentiment-v2", "capsule-b", tmp_path)
     text = (created / "kustomization.yaml").read_text()

@@ -32,11 +32,11 @@ def container(rendered):
 def broken(good, mutate):
     copy_ = copy.deepcopy(good)
     mutate(copy_)
-    return [str(v) for v in policy.check(copy_)]
+    return [str(v) for v in policy.check(copy_, ROOT)]
 
 
 def test_the_good_render_passes(good):
-    assert policy.check(good) == []
+    assert policy.check(good, ROOT) == []
 
 
 def tfjob(r):

@@ -11,7 +11,7 @@ import pytest
 from scripts import validate
 from scripts.manifests import ROOT
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "kustomization.yaml", "schemas")
+COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "kustomization.yaml", "schemas")
 CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 
@@ -38,8 +38,12 @@ def write(repo: Path, relative: str, text: str) -> Path:
     return path
 
 
-def experiment(repo: Path, name: str, extra: str = "", filename: str = "kustomization.yaml") -> str:
-    """An experiment on top of the base, with its own names, plus `extra` kustomization lines."""
+def experiment(
+    repo: Path, name: str, extra: str = "", filename: str = "kustomization.yaml", literals: tuple[str, ...] = ()
+) -> str:
+    """An experiment on top of the base, with its own names and bucket, plus `extra` kustomization
+    lines and `literals` in its ConfigMap."""
+    config = "".join(f"      - {literal}\n" for literal in ("bucket=textjobs-experiments", *literals))
     write(
         repo,
         f"overlays/{name}/{filename}",
@@ -48,7 +52,11 @@ resources:
   - ../../base
 namePrefix: {name}-
 nameSuffix: -r1
-{extra}""",
+configMapGenerator:
+  - name: experiment-config
+    behavior: merge
+    literals:
+{config}{extra}""",
     )
     return f"overlays/{name}"
 
@@ -179,11 +187,7 @@ def test_a_config_key_typo_in_env_fails(repo):
 
 
 def test_a_batch_that_does_not_split_over_workers_fails(repo):
-    extra = (
-        "components:\n  - ../../components/multi-worker\n"
-        "configMapGenerator:\n  - name: experiment-config\n    behavior: merge\n    literals:\n      - batchSize=33\n"
-    )
-    name = experiment(repo, "odd-batch", extra)
+    name = experiment(repo, "odd-batch", "components:\n  - ../../components/multi-worker\n", literals=("batchSize=33",))
     assert_reported(problems(repo, [name]), "batchSize=33 does not split over 2 replicas")
 
 
@@ -214,7 +218,11 @@ def test_the_project_whitelists_exactly_what_experiments_render(repo):
             "clusterResourceWhitelist: []", 'clusterResourceWhitelist:\n    - group: ""\n      kind: Namespace'
         )
     )
-    experiment(repo, "with-role", "resources:\n  - role.yaml\n")
+    write(
+        repo,
+        "overlays/with-role/kustomization.yaml",
+        "resources:\n  - ../../base\n  - role.yaml\nnamePrefix: with-role-\n",
+    )
     write(
         repo,
         "overlays/with-role/role.yaml",
@@ -284,7 +292,7 @@ def test_a_searched_batch_size_that_does_not_split_over_the_replicas_fails(repo)
     name = search(repo, "odd-batches", ops)
     found = problems(repo, [name])
     assert_reported(found, "batchSize=33, routingIterations=1)", "batchSize=33 does not split over 2 replicas")
-    assert not any("batchSize=16" in line for line in found), found
+    assert not any("batchSize=16" in line and "does not split" in line for line in found), found
 
 
 def test_a_search_is_judged_at_its_middle_values_and_mixed_corners(repo):
@@ -322,5 +330,87 @@ def test_a_search_is_judged_at_its_middle_values_and_mixed_corners(repo):
     assert_reported(found, "batchSize=17,", "batchSize=17 does not split over 2 replicas")
     assert_reported(found, "marginPositive=0.5, marginNegative=0.6)", "must be below marginPositive=0.5")
     # Each problem once, though each shows in several corners (the Worker's un-rewritten ConfigMap
-    # reference is reported too, by its own rule).
-    assert sum("(the trial with" in line for line in found) == 2, "\n".join(found)
+    # reference, and the Worker the search adds, are reported too, by their own rules).
+    assert sum("does not split over" in line for line in found) == 1, "\n".join(found)
+    assert sum("must be below marginPositive" in line for line in found) == 1, "\n".join(found)
+
+
+def test_the_project_whitelist_follows_the_allowlist(repo):
+    allowlist = repo / "platform" / "allowlist.yaml"
+    text = allowlist.read_text()
+    text = text.replace('      - {group: "", kind: ServiceAccount}   # components/workload-identity\n', "")
+    text = text.replace(
+        "      - {group: kubeflow.org, kind: TFJob}\n",
+        "      - {group: kubeflow.org, kind: TFJob}\n      - {group: apps, kind: Deployment}\n",
+        1,
+    )
+    allowlist.write_text(text)
+    found = problems(repo)
+    assert_reported(
+        found,
+        ".: AppProject textjobs: spec.namespaceResourceWhitelist: apps/Deployment is in platform/allowlist.yaml but not whitelisted",
+    )
+    assert_reported(
+        found,
+        "overlays/capsule-b-multilabel: ServiceAccount capsule-b-multilabel-trainer-r1: kind: core/ServiceAccount is not something overlays/ may render",
+    )
+
+
+def test_a_new_component_needs_no_policy_change(repo):
+    """What a component in components/ adds is the platform's: an experiment listing it passes."""
+    write(
+        repo,
+        "components/frequent-checkpoints/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - target: {kind: TFJob}\n    patch: |-\n"
+        "      - op: add\n        path: /spec/tfReplicaSpecs/Chief/template/spec/containers/0/env/-\n"
+        '        value: {name: checkpointEvery, value: "10"}\n',
+    )
+    name = experiment(repo, "checkpointed", "components:\n  - ../../components/frequent-checkpoints\n")
+    assert problems(repo, [name]) == []
+    # The same change written in the overlay itself is the experiment's, and refused.
+    ops = f"""
+- op: add
+  path: {CHIEF}/containers/0/env/-
+  value: {{name: checkpointEvery, value: "10"}}
+"""
+    name = experiment(repo, "self-checkpointed", patch(ops))
+    assert_reported(problems(repo, [name]), "env[checkpointEvery]", "not a field an experiment may change")
+
+
+def test_a_component_from_elsewhere_is_the_experiments_own_change(repo):
+    write(
+        repo,
+        "overlays/sneaky/extra/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - target: {kind: TFJob}\n    patch: |-\n"
+        "      - {op: add, path: /spec/tfReplicaSpecs/Chief/template/spec/nodeName, value: cp-0}\n",
+    )
+    name = experiment(repo, "sneaky", "components:\n  - extra\n")
+    found = problems(repo, [name])
+    assert_reported(
+        found, "overlays/sneaky/kustomization.yaml: components[extra]: components come from components/ only"
+    )
+    assert_reported(found, "TFJob sneaky-train-r1: spec.tfReplicaSpecs.Chief.template.spec.nodeName: added")
+
+
+def test_a_search_is_held_to_the_allowlist_and_the_budget(repo):
+    ops = """
+- op: replace
+  path: /spec/maxTrialCount
+  value: 5000
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/nodeName
+  value: gpu-node-7
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: --numEpochs
+- op: add
+  path: /spec/trialTemplate/trialSpec/spec/tfReplicaSpecs/Chief/template/spec/containers/0/args/-
+  value: "5000"
+"""
+    name = search(repo, "greedy", ops)
+    found = problems(repo, [name])
+    assert_reported(
+        found, "spec.maxTrialCount: 5000 is over the budget (platform/budget.yaml: search.maxTrialCount = 100)"
+    )
+    assert_reported(found, "spec.trialTemplate.trialSpec.spec.tfReplicaSpecs.Chief.template.spec.nodeName: added")
+    assert_reported(found, "(the trial with", "numEpochs=5000 is outside the budget")

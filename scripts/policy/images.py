@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scripts.manifests import Rendered, render
-from scripts.policy.sources import kustomization_file, load_kustomization, local_references, shown
+from scripts.policy import platform
+from scripts.policy.sources import kustomization_file, local_references, shown, try_load_kustomization
 from scripts.policy.violation import Violation, describe
 from scripts.policy.walk import containers
 
@@ -34,7 +35,11 @@ def split(image: str) -> tuple[str, str, str]:
 def pin_problem(image: str) -> str:
     name, tag, digest = split(image)
     if digest:
-        return "" if DIGEST.search("@" + digest) else f"{image!r}: malformed digest"
+        if not DIGEST.search("@" + digest):
+            return f"{image!r}: malformed digest"
+        if set(digest.removeprefix("sha256:")) == {"0"}:
+            return f"{image!r}: an all-zero digest names no image; pin the real digest"
+        return ""
     if not tag:
         return f"{image!r} has no tag; pin a release tag (1.4.2) or a digest (@sha256:…)"
     if tag.lower() == "latest" or not re.search(r"\d", tag):
@@ -49,8 +54,31 @@ def rule_pinned_images(r: Rendered) -> Iterator[Violation]:
             yield Violation(r.name, describe(c.pod.job.doc), f"{c.field}.image", problem)
 
 
+def rule_allowed_registries(r: Rendered, root: Path) -> Iterator[Violation]:
+    """Every image from a registry platform/budget.yaml lists, pulled as pinned (never a node's copy)."""
+    registries = platform.budget(root).registries
+    for c in containers(r):
+        image = str(c.spec.get("image", ""))
+        if not any(image.startswith(prefix) for prefix in registries):
+            yield Violation(
+                r.name,
+                describe(c.pod.job.doc),
+                f"{c.field}.image",
+                f"{image!r} is not from an allowed registry (platform/budget.yaml: images.registries: "
+                f"{', '.join(registries)}); build and push the image there",
+            )
+        if c.spec.get("imagePullPolicy") == "Never":
+            yield Violation(
+                r.name,
+                describe(c.pod.job.doc),
+                f"{c.field}.imagePullPolicy",
+                "Never runs whatever image a node already holds under that name, not the pinned one; remove it",
+            )
+
+
 def _overrides(directory: Path) -> list[dict]:
-    return list((load_kustomization(directory) or {}).get("images") or [])
+    images = (try_load_kustomization(directory) or {}).get("images")
+    return [i for i in images if isinstance(i, dict)] if isinstance(images, list) else []
 
 
 def _components(directory: Path) -> list[Path]:

@@ -39,10 +39,27 @@ def rule_tensorflow_container(r: Rendered) -> Iterator[Violation]:
             )
 
 
+def rule_replica_counts(r: Rendered) -> Iterator[Violation]:
+    for pod in pods(r):
+        count = pod.replica.get("replicas", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            yield Violation(
+                r.name,
+                describe(pod.job.doc),
+                f"{pod.job.prefix}.tfReplicaSpecs.{pod.replica_type}.replicas",
+                f"{count!r}; a replica type has 1 or more replicas (remove the type instead of setting 0)",
+            )
+
+
+def _count(replica: dict) -> int:
+    count = (replica or {}).get("replicas", 1)
+    return count if isinstance(count, int) and count > 0 else 0
+
+
 def rule_one_chief(r: Rendered) -> Iterator[Violation]:
     for job in jobs(r):
         replicas = job.spec.get("tfReplicaSpecs") or {}
-        chiefs = sum(int((rep or {}).get("replicas", 1)) for t, rep in replicas.items() if t in ("Chief", "Master"))
+        chiefs = sum(_count(rep) for t, rep in replicas.items() if t in ("Chief", "Master"))
         if chiefs > 1:
             yield Violation(
                 r.name,
@@ -108,4 +125,12 @@ def rule_bounded_runtime(r: Rendered) -> Iterator[Violation]:
             )
 
 
-RULES = [rule_tensorflow_container, rule_one_chief, rule_restart_policy, rule_names, rule_no_ttl, rule_bounded_runtime]
+RULES = [
+    rule_tensorflow_container,
+    rule_replica_counts,
+    rule_one_chief,
+    rule_restart_policy,
+    rule_names,
+    rule_no_ttl,
+    rule_bounded_runtime,
+]

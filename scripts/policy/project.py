@@ -1,7 +1,8 @@
 """Rules across experiments and on the bootstrap: what Argo CD may create, and where.
 
-- The AppProject whitelists exactly the kinds the overlays render: nothing cluster-scoped (the
-  bootstrap creates the namespace), no wildcard, nothing unused.
+- The AppProject whitelists exactly the kinds platform/allowlist.yaml lets its experiments render
+  (and every kind they do render): nothing cluster-scoped (the bootstrap creates the namespace), no
+  wildcard, nothing else.
 - The namespace enforces Pod Security `restricted`.
 - No two experiments render the same object: two Applications would fight over it, each
   pruning or overwriting the other's.
@@ -10,8 +11,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from scripts.manifests import Rendered
+from scripts.policy import platform
 from scripts.policy.violation import Violation, describe
 
 NAMESPACE = "textjobs"
@@ -23,11 +26,15 @@ def _group(doc: dict) -> str:
     return api_version.split("/", 1)[0] if "/" in api_version else ""
 
 
-def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered]) -> Iterator[Violation]:
-    needed = {(_group(d), d.get("kind")) for r in experiments if not r.error for d in r.documents}
+def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered], root: Path) -> Iterator[Violation]:
+    rendered = {(_group(d), d.get("kind")) for r in experiments if not r.error for d in r.documents}
+    allowlist = platform.allowlist(root)
     for project in bootstrap.of_kind("AppProject"):
         spec = project.get("spec") or {}
         obj = describe(project)
+        name = (project.get("metadata") or {}).get("name")
+        listed = {kind for w in allowlist.workloads if w.project == name for kind in w.kinds}
+        needed = rendered | listed
         cluster_kinds = spec.get("clusterResourceWhitelist") or []
         if cluster_kinds:
             kinds = sorted(f"{k.get('group') or 'core'}/{k.get('kind')}" for k in cluster_kinds)
@@ -46,7 +53,7 @@ def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered]) -> 
                     "spec.namespaceResourceWhitelist",
                     f"wildcard {group or 'core'}/{kind}: list the kinds experiments render",
                 )
-        for group, kind in sorted(needed - allowed):
+        for group, kind in sorted(rendered - allowed):
             yield Violation(
                 bootstrap.name,
                 obj,
@@ -59,8 +66,17 @@ def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered]) -> 
                     bootstrap.name,
                     obj,
                     "spec.namespaceResourceWhitelist",
-                    f"{group or 'core'}/{kind} is whitelisted but no experiment renders it; remove it",
+                    f"{group or 'core'}/{kind} is whitelisted but platform/allowlist.yaml lets no experiment render it; "
+                    "remove it (the whitelist follows the allowlist's kinds)",
                 )
+        for group, kind in sorted(listed - allowed):
+            yield Violation(
+                bootstrap.name,
+                obj,
+                "spec.namespaceResourceWhitelist",
+                f"{group or 'core'}/{kind} is in platform/allowlist.yaml but not whitelisted: Argo CD would refuse to sync "
+                "it; add it",
+            )
         for destination in spec.get("destinations") or []:
             if destination.get("namespace") != NAMESPACE:
                 yield Violation(

@@ -8,13 +8,15 @@ is not an experiment Argo CD can sync either: Argo CD applies its YAML files as 
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from scripts.manifests import kustomization_file
+from scripts.manifests import SafeLoader, kustomization_file
 from scripts.policy.violation import Violation
 
 REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|[\w.-]+\.(com|org|io|net|dev)/)", re.I)
@@ -31,10 +33,21 @@ PATH_LISTS = (
 )
 
 
-def _generator_files(entries: list) -> Iterator[str]:
-    for entry in entries or []:
+class KustomizationError(ValueError):
+    """A kustomization file kustomize would refuse or misread; the message names file and line."""
+
+
+def _list(value: object) -> list:
+    """A field kustomize expects as a list; anything else fails in kustomize itself."""
+    return value if isinstance(value, list) else []
+
+
+def _generator_files(entries: object) -> Iterator[str]:
+    for entry in _list(entries):
+        if not isinstance(entry, dict):
+            continue
         for key in ("files", "envs"):
-            for item in entry.get(key) or []:
+            for item in _list(entry.get(key)):
                 yield str(item).split("=", 1)[-1]
         if entry.get("env"):
             yield str(entry["env"])
@@ -43,25 +56,58 @@ def _generator_files(entries: list) -> Iterator[str]:
 def references(data: dict) -> Iterator[tuple[str, str]]:
     """(field, reference) for every path or URL a kustomization names."""
     for field in PATH_LISTS:
-        for item in data.get(field) or []:
+        for item in _list(data.get(field)):
             if isinstance(item, str):
                 yield field, item
     for field in ("patches", "patchesJson6902", "replacements"):
-        for item in data.get(field) or []:
+        for item in _list(data.get(field)):
             if isinstance(item, dict) and item.get("path"):
                 yield field, str(item["path"])
     for field in ("configMapGenerator", "secretGenerator"):
         yield from ((field, ref) for ref in _generator_files(data.get(field)))
-    if (data.get("openapi") or {}).get("path"):
-        yield "openapi", str(data["openapi"]["path"])
-    for chart in data.get("helmCharts") or []:
-        yield "helmCharts", str(chart.get("repo") or chart.get("name"))
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and openapi.get("path"):
+        yield "openapi", str(openapi["path"])
+    for chart in _list(data.get("helmCharts")):
+        yield "helmCharts", str(chart.get("repo") or chart.get("name")) if isinstance(chart, dict) else str(chart)
 
 
 def load_kustomization(directory: Path) -> dict | None:
-    """The kustomization in `directory` (under any of its three names), or None if there is none."""
+    """The kustomization in `directory` (under any of its three names), or None if there is none.
+    Raises KustomizationError for YAML kustomize would refuse or read only in part."""
     path = kustomization_file(directory)
-    return (yaml.safe_load(path.read_text()) or {}) if path else None
+    if path is None:
+        return None
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(path: Path, _mtime: int, _size: int) -> dict:
+    """One parse per file version: every rule reads the same kustomizations."""
+    try:
+        documents = [d for d in yaml.load_all(path.read_text(errors="replace"), Loader=SafeLoader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise KustomizationError(f"{path.name}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if len(documents) > 1:
+        raise KustomizationError(
+            f"{path.name}: {len(documents)} YAML documents; kustomize reads only the first and ignores the rest "
+            "(a reviewer may read another): keep one document"
+        )
+    data = documents[0] if documents else {}
+    if not isinstance(data, dict):
+        raise KustomizationError(f"{path.name}: a kustomization is a mapping of fields, not a {type(data).__name__}")
+    return data
+
+
+def try_load_kustomization(directory: Path) -> dict | None:
+    """As load_kustomization, with a broken file read as empty (check_tree reports it)."""
+    try:
+        return load_kustomization(directory)
+    except KustomizationError:
+        return {}
 
 
 def shown(path: Path, root: Path) -> str:
@@ -71,7 +117,7 @@ def shown(path: Path, root: Path) -> str:
 
 def local_references(directory: Path, recursive: bool = False, _seen: set | None = None) -> list[tuple[str, Path]]:
     """Local directories/files a kustomization references (remote ones skipped), optionally the whole tree."""
-    data = load_kustomization(directory)
+    data = try_load_kustomization(directory)
     if data is None:
         return []
     found = []
@@ -104,7 +150,11 @@ def check_tree(name: str, root: Path) -> list[Violation]:
         if directory in seen:
             continue
         seen.add(directory)
-        data = load_kustomization(directory)
+        try:
+            data = load_kustomization(directory)
+        except KustomizationError as exc:
+            problems.append(Violation(name, shown(directory, root), "kustomization", str(exc)))
+            continue
         if data is None:
             continue
         where = shown(kustomization_file(directory), root)

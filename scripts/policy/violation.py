@@ -17,4 +17,5 @@ class Violation:
 
 
 def describe(doc: dict) -> str:
-    return f"{doc.get('kind')} {(doc.get('metadata') or {}).get('name', '?')}"
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    return f"{doc.get('kind')} {metadata.get('name', '?')}"

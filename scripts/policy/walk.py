@@ -40,25 +40,33 @@ class Container:
     spec: dict
 
 
+def mapping(value: object) -> dict:
+    """`value` if it is a mapping, else empty: a render that breaks its schema (kubeconform reports
+    it) is still walked by the other rules without failing them."""
+    return value if isinstance(value, dict) else {}
+
+
 def jobs(rendered: Rendered) -> Iterator[Job]:
     for doc in rendered.of_kind("TFJob"):
-        yield Job(doc, "spec", doc.get("spec") or {}, True)
+        yield Job(doc, "spec", mapping(doc.get("spec")), True)
     for doc in rendered.of_kind("Experiment"):
-        trial = ((doc.get("spec") or {}).get("trialTemplate") or {}).get("trialSpec") or {}
+        trial = mapping(mapping(mapping(doc.get("spec")).get("trialTemplate")).get("trialSpec"))
         if trial.get("kind") == "TFJob":
-            yield Job(doc, "spec.trialTemplate.trialSpec.spec", trial.get("spec") or {}, False)
+            yield Job(doc, "spec.trialTemplate.trialSpec.spec", mapping(trial.get("spec")), False)
 
 
 def pods(rendered: Rendered) -> Iterator[Pod]:
     for job in jobs(rendered):
-        for replica_type, replica in (job.spec.get("tfReplicaSpecs") or {}).items():
-            replica = replica or {}
-            spec = (replica.get("template") or {}).get("spec") or {}
+        for replica_type, replica in mapping(job.spec.get("tfReplicaSpecs")).items():
+            replica = mapping(replica)
+            spec = mapping(mapping(replica.get("template")).get("spec"))
             yield Pod(job, replica_type, replica, f"{job.prefix}.tfReplicaSpecs.{replica_type}.template.spec", spec)
 
 
 def containers(rendered: Rendered, kinds: tuple[str, ...] = CONTAINER_KINDS) -> Iterator[Container]:
     for pod in pods(rendered):
         for kind in kinds:
-            for index, container in enumerate(pod.spec.get(kind) or []):
-                yield Container(pod, kind, f"{pod.field}.{kind}[{container.get('name', index)}]", container)
+            listed = pod.spec.get(kind)
+            for index, container in enumerate(listed if isinstance(listed, list) else []):
+                if isinstance(container, dict):
+                    yield Container(pod, kind, f"{pod.field}.{kind}[{container.get('name', index)}]", container)

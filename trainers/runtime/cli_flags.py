@@ -11,7 +11,7 @@ import sys
 
 from absl import flags
 
-from trainers.runtime import keyset
+from trainers.runtime import keymatch, keyset
 
 HELP_HEADER = """usage: python -m trainers train [--key=value ...]
 
@@ -44,12 +44,45 @@ def help_text(registry) -> str:
     return "\n".join(sections)
 
 
+# absl's built-in flags that read files or change how the rest is parsed: `--flagfile=<key file>`
+# would print a mounted service-account key in the parse error, `--undefok` turns typos into
+# silently ignored flags. The policy refuses them in manifests too (scripts/policy/trainer_config.py).
+REFUSED_FLAGS = {
+    "flagfile": "reads flags from a file the pod can see (a mounted key would be printed in the error)",
+    "undefok": "turns unknown flags, typos included, into silently ignored ones",
+    "only_check_args": "exits after parsing, without training",
+}
+
+
+def _flag_name(arg: str) -> str | None:
+    if not arg.startswith("-") or arg in ("-", "--"):
+        return None
+    return arg.lstrip("-").split("=", 1)[0]
+
+
+def _refuse(argv: list[str], keys) -> None:
+    """Exit 2 on a refused absl flag, or on a flag that is a key in all but form (`--NumEpochs`)."""
+    matcher = keymatch.KeyMatcher(keys)
+    for arg in argv:
+        name = _flag_name(arg)
+        if name is None or name in keys:
+            continue
+        if name in REFUSED_FLAGS:
+            print(f"error: command line: --{name} is refused: it {REFUSED_FLAGS[name]}", file=sys.stderr)
+            raise SystemExit(2)
+        missed = matcher.near_miss(name)
+        if missed is not None:
+            print(f"error: command line: flag {arg.split('=', 1)[0]!r}: {missed.message}", file=sys.stderr)
+            raise SystemExit(2)
+
+
 def parse(argv: list[str], registry) -> dict[str, str] | None:
     """Flags given on the command line; None after printing help. Exits 2 on a bad flag."""
     if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv):
         print(help_text(registry))
         return None
     keys = keyset.every_key(registry)
+    _refuse(argv, keys)
     values = flags.FlagValues()
     for key, spec in keys.items():
         flags.DEFINE_string(key, None, spec.help, flag_values=values)

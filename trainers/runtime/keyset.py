@@ -14,6 +14,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from trainers.runtime import keymatch
 from trainers.runtime import keys as runtime_keys
 from trainers.runtime.config import Config, ConfigError, Key, config_like_env, snake
 from trainers.runtime.registry import TaskRegistry
@@ -83,6 +84,12 @@ def _unknown_key_error(key: str, source: str, task, known: KeySet, registry: Tas
             f"{source}: key {key!r} belongs to task {owner.name} ({', '.join(owner.model_types)}), "
             f"not to modelType's task {task.name}"
         )
+    missed = keymatch.near_miss(key, every_key(registry))
+    if missed is not None:
+        return ConfigError(
+            f"{source}: unknown configuration key {key!r}; did you mean {missed.intended!r}? It differs only in "
+            f"{', '.join(missed.differences)}, and keys are matched exactly"
+        )
     close = difflib.get_close_matches(key, list(known.keys), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"{source}: unknown configuration key {key!r}{hint}")
@@ -129,8 +136,21 @@ def parse_values(layers: list[tuple[str, Mapping[str, str]]], registry: TaskRegi
     return cfg
 
 
+def refuse_near_miss_env(environ: Mapping[str, str], registry: TaskRegistry) -> None:
+    """An environment variable that is a key in all but form (`NUM_EPOCHS`, `NumEpochs`, a key with
+    a zero-width space) is not read as configuration: say so instead of silently ignoring it."""
+    matcher = keymatch.KeyMatcher(every_key(registry))
+    for name in sorted(environ):
+        if config_like_env({name: ""}):
+            continue  # read as a key, and judged by parse_values
+        missed = matcher.near_miss(name)
+        if missed is not None:
+            raise ConfigError(f"environment: {missed.message}")
+
+
 def load(flag_values: Mapping[str, str], environ: Mapping[str, str], registry: TaskRegistry) -> Config:
     """The run's configuration from flags (highest priority), environment and defaults."""
+    refuse_near_miss_env(environ, registry)
     return parse_values([("environment", config_like_env(environ)), ("command line", dict(flag_values))], registry)
 
 
