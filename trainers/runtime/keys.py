@@ -23,6 +23,9 @@ from trainers.runtime.config import (
     parse_str,
 )
 
+# Run names are TFJob names, which the policy allows up to 50 characters (pod names add a
+# replica suffix); a Katib trial adds 9 to its experiment name. 63 is the DNS label limit.
+MAX_RUN_NAME = 63
 RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 OPTIMIZERS = ("adam", "adamw")
@@ -36,9 +39,9 @@ def _learning_rate(value):
 
 
 def _run_name(value):
-    if RUN_NAME.match(value) and len(value) <= 40:
+    if RUN_NAME.match(value) and len(value) <= MAX_RUN_NAME:
         return None
-    return "must be lower-case DNS-1035 (letters, digits, '-'), start with a letter, <= 40 chars"
+    return f"must be lower-case DNS-1035 (letters, digits, '-'), start with a letter, <= {MAX_RUN_NAME} chars"
 
 
 def _bucket(value):
