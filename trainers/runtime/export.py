@@ -17,7 +17,7 @@ bucket location. The next start (`finish_pending`) deletes exactly what that mar
 version is incomplete, and nothing else; a user's files beside the versions are never touched.
 
 Never twice: when a version is complete, `export.json` in the run directory records it with a
-digest of its content (kind, textjobs.json, the task's files). A restart of a finished run, or a
+digest of its content (kind, textjobs.json, the task's files, the model's weights). A restart of a finished run, or a
 start after a kill that came after the rename or the upload, finds the same content already
 published and reuses that version instead of adding an identical one.
 """
@@ -31,11 +31,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from trainers.runtime import faults, storage, versions
 from trainers.runtime.artifacts import EXPORT_INFO, ArtifactWriter
 from trainers.runtime.reporting import write_json_atomically
 
-__all__ = ["EXPORT_INFO", "Export", "export_info", "finish_pending", "published", "take_part", "write_version"]
+__all__ = [
+    "EXPORT_INFO",
+    "Export",
+    "export_info",
+    "finish_pending",
+    "published",
+    "take_part",
+    "weights_digest",
+    "write_version",
+]
 
 PENDING_FILE = "export-pending.json"
 RECORD_FILE = "export.json"
@@ -49,6 +60,9 @@ class Export:
     writer: ArtifactWriter
     info: dict
     files: dict[str, str]
+    # What the artifact is made of (weights_digest of the model): the same step of a retrained
+    # run directory is other content.
+    state: str = ""
 
     @property
     def info_text(self) -> str:
@@ -57,8 +71,18 @@ class Export:
     @property
     def digest(self) -> str:
         """The same trained state exported the same way gives the same digest."""
-        content = {"kind": self.writer.kind.name, EXPORT_INFO: self.info_text, "files": self.files}
+        content = {"kind": self.writer.kind.name, EXPORT_INFO: self.info_text, "files": self.files, "state": self.state}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def weights_digest(model) -> str:
+    """A digest of a Keras model's weights (names, shapes, values): cheap beside writing an export."""
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        value = np.asarray(variable.numpy())
+        digest.update(f"{variable.path}:{value.dtype}:{value.shape}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def export_info(cfg, step: int, epoch: int | None) -> dict:

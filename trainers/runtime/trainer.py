@@ -334,7 +334,8 @@ class Trainer:
             self.say("exportBest: no best-epoch weights found; exporting the last epoch")
         exported = chosen or {"epoch": last, "step": step}
         info = export.export_info(cfg, exported["step"], exported["epoch"])
-        content = export.Export(SavedModelWriter(task_run.serving_module(model)), info, task_run.export_files(info))
+        writer = SavedModelWriter(task_run.serving_module(model))
+        content = export.Export(writer, info, task_run.export_files(info), export.weights_digest(model))
         if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
             export.take_part(content, run)
             return 0
