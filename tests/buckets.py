@@ -57,15 +57,20 @@ class FaultyProxy:
                     proxy.refused += 1
                     return self._answer(*denied)
                 upstream = http.client.HTTPConnection(host, port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                upstream.request(self.command, self.path, body=body, headers=headers)
+                # Forwarded as sent, Host included: a signed request (S3's SigV4 signs the Host the
+                # client saw, the proxy's) must reach the server unchanged.
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
                 response = upstream.getresponse()
                 data = response.read()
                 self.send_response(response.status)
+                head = self.command == "HEAD"  # no body, but its Content-Length is the object's size
                 for key, value in response.getheaders():
-                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                    if key.lower() not in ("transfer-encoding", "connection") and (
+                        head or key.lower() != "content-length"
+                    ):
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
