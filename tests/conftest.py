@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-# The private local cluster of the end-to-end tests (started only by tests that ask for it).
-pytest_plugins = ["tests.live_cluster"]
+# The private local cluster of the end-to-end tests (started only by tests that ask for it), and
+# the storage backends under test (`store`, `bucket_store`).
+pytest_plugins = ["tests.live_cluster", "tests.buckets"]
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 and check what a user would rely on. Used by tests/test_crash_consistency.py and, for many more
 scenarios than a test run can afford, from the command line:
 
-    .venv/bin/python -m tests.crash --scenarios 40          # local run directory
-    .venv/bin/python -m tests.crash --scenarios 10 --gcs    # run directory in fake-gcs-server
+    .venv/bin/python -m tests.crash --scenarios 40                  # local run directory
+    .venv/bin/python -m tests.crash --scenarios 10 --backend gcs    # run directory in fake-gcs-server
 
 A scenario is a seed. It picks one to three kills, each a crash point of `trainers/runtime/
 faults.py` with a count (and sometimes a delay, so the SIGKILL lands inside TensorFlow's own
@@ -14,7 +14,8 @@ The finished run must match an uninterrupted reference run exactly:
 - the checkpoint's step and the optimizer's iteration count are the planned total;
 - the final weights equal the reference's (dropout's random state is checkpointed);
 - the newest export loads and scores texts as the reference export does, labelled with the same
-  epoch; every version directory is complete; no interrupted write is left behind.
+  epoch; there is exactly one version (a restart never adds an identical one) and it is complete;
+  no interrupted write is left behind.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +32,6 @@ from pathlib import Path
 
 from tests.helpers import ROOT, run_trainer
 from trainers.runtime.errors import EXIT_PREEMPTED
-from trainers.runtime.rundir import is_leftover
 
 SAMPLES = ROOT / "trainers" / "tasks" / "classify" / "sample_data"
 PROBE_TEXTS = ["the striker scored a late goal", "heavy rain and snow tomorrow", "the bank raised interest rates"]
@@ -52,6 +53,16 @@ RUN = {
 TOTAL_STEPS = 36
 EPOCHS = 3
 CHECKPOINTS = 10  # 5, 10, 12, 15, 20, 24, 25, 30, 35, 36
+# Names that interrupted writes leave: TensorFlow's sharded-save directories (ckpt-7_temp) and
+# atomic writes (checkpoint.tmp<hex>, *.tempstate<n>), the runtime's staging names (.tmp-*, *.tmp)
+# and partial downloads. A finished run directory holds none of them. (The trainer itself never
+# deletes by such a pattern: it removes only what it knows it wrote, runtime/rundir.py.)
+LEFTOVER = re.compile(r"(_temp$|\.tmp[0-9a-f]*$|^\.tmp-|\.partial$|\.tempstate\d+$)")
+
+
+def is_leftover(name: str) -> bool:
+    return bool(LEFTOVER.search(name))
+
 
 # (point, highest count worth choosing) for a local run directory; bucket runs add uploads.
 LOCAL_POINTS = [
@@ -62,9 +73,10 @@ LOCAL_POINTS = [
     ("epoch.recorded", EPOCHS),
     ("best.saved", EPOCHS),
     ("export.staged", 1),
+    ("export.renamed", 1),
     ("export.done", 1),
 ]
-# An export is 6 files (saved_model.pb last); a checkpoint 2 objects and the state file.
+# An export is 6 files (textjobs.json last); a checkpoint 2 objects and the state file.
 BUCKET_POINTS = [*LOCAL_POINTS, ("checkpoint.uploading", 2 * CHECKPOINTS), ("export.uploading", 5)]
 
 
@@ -141,14 +153,14 @@ def read_finished(model_dir: Path) -> Finished:
     import numpy as np
     import tensorflow as tf
 
-    from trainers.runtime.versions import complete_local_versions
+    from trainers.runtime.versions import complete_versions
 
     metrics = json.loads((model_dir / "metrics.json").read_text())
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir / "checkpoints")))
     names = reader.get_variable_to_shape_map()
     weights = {n: reader.get_tensor(n) for n in names if n.startswith("model_weights/")}
     iterations = [reader.get_tensor(n) for n in names if n.startswith("optimizer/") and "iteration" in n]
-    newest = complete_local_versions(model_dir / "export")[-1]
+    newest = model_dir / "export" / complete_versions(model_dir / "export")[-1]
     serve = tf.saved_model.load(str(newest)).signatures["serving_default"]
     scores = serve(text=tf.constant(PROBE_TEXTS))["scores"].numpy()
     return Finished(
@@ -168,9 +180,14 @@ def problems_of(model_dir: Path, reference: Finished) -> list[str]:
     leftovers = [str(p.relative_to(model_dir)) for p in model_dir.rglob("*") if is_leftover(p.name)]
     if leftovers:
         found.append(f"interrupted writes left behind: {leftovers}")
-    incomplete = [p.name for p in (model_dir / "export").glob("*") if not (p / "saved_model.pb").exists()]
-    if incomplete:
-        found.append(f"incomplete export versions: {incomplete}")
+    from trainers.runtime.versions import complete_versions
+
+    present = sorted(p.name for p in (model_dir / "export").glob("*"))
+    complete = complete_versions(model_dir / "export")
+    if present != complete:
+        found.append(f"incomplete export versions: {sorted(set(present) - set(complete))}")
+    if len(complete) != 1:
+        found.append(f"{len(complete)} export versions, expected exactly one: {complete}")
     try:
         run = read_finished(model_dir)
     except Exception as exc:  # noqa: BLE001 - any failure to read is a finding
@@ -199,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Kill the trainer at seeded points; count runs that end exact.")
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1000)
-    parser.add_argument("--gcs", action="store_true", help="run directory in a fake-gcs-server bucket")
+    parser.add_argument("--backend", default="local", help="storage backend of the run directory: local, gcs")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="textjobs-crash-"))
     try:
@@ -209,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         reference = read_finished(reference_dir)
         tried = exact = kills = 0
         for seed in range(args.first_seed, args.first_seed + args.scenarios):
-            if args.gcs:
-                outcome, problems = _bucket_scenario(seed, data, work, reference)
+            if args.backend != "local":
+                outcome, problems = _bucket_scenario(args.backend, seed, data, work, reference)
             else:
                 model_dir = work / f"run-{seed}"
                 outcome = run_scenario(seed, {**RUN, **data, "modelDir": str(model_dir)}, None, LOCAL_POINTS)
@@ -232,33 +249,28 @@ def main(argv: list[str] | None = None) -> int:
 def bucket_problems(uri: str, copy: Path) -> list[str]:
     """Findings in the bucket itself, then in a local copy of it."""
     from trainers.runtime import storage
+    from trainers.runtime.versions import complete_versions
 
     names = storage.list_names(uri)
     found = [f"left in the bucket: {n}" for n in names if any(is_leftover(part) for part in n.split("/"))]
-    if "export-pending.json" in names:
-        found.append("export-pending.json left in the bucket")
-    versions = {n.split("/")[1] for n in names if n.startswith("export/") and n.count("/") >= 2}
-    found += [f"incomplete version export/{v}" for v in versions if f"export/{v}/saved_model.pb" not in names]
+    found += [f"{n} left in the bucket" for n in names if n.endswith("export-pending.json") or "write-probe" in n]
+    present = {n.split("/")[1] for n in names if n.startswith("export/") and n.count("/") >= 2}
+    found += [f"incomplete version export/{v}" for v in present - set(complete_versions(f"{uri}/export"))]
     storage.download_tree(uri, copy)
     return found
 
 
-def _bucket_scenario(seed: int, data: dict[str, str], work: Path, reference: Finished):
-    from tests.gcs import started_fake_gcs
+def _bucket_scenario(backend: str, seed: int, data: dict[str, str], work: Path, reference: Finished):
+    from tests.buckets import started
 
-    with started_fake_gcs("crash-bucket") as url:
-        values = {
-            **RUN,
-            **data,
-            "bucket": "crash-bucket",
-            "runName": f"crash-{seed}",
-            "scratchDir": str(work / f"s-{seed}"),
-        }
-        outcome = run_scenario(seed, values, {"STORAGE_EMULATOR_HOST": url}, BUCKET_POINTS)
+    with started(backend, work / f"store-{seed}") as store:
+        root = store.bucket("crash-bucket")
+        values = {**RUN, **data, "bucket": root, "runName": f"crash-{seed}", "scratchDir": str(work / f"s-{seed}")}
+        outcome = run_scenario(seed, values, store.env(), BUCKET_POINTS)
         if outcome.problems:
             return outcome, outcome.problems
         copy = work / f"copy-{seed}"
-        found = bucket_problems(f"gs://crash-bucket/runs/crash-{seed}", copy)
+        found = bucket_problems(f"{root}/runs/crash-{seed}", copy)
         return outcome, found + problems_of(copy, reference)
 
 

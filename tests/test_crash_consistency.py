@@ -5,7 +5,7 @@ equal an uninterrupted one exactly. See tests/crash.py for the harness and the c
 import pytest
 
 from tests import crash
-from tests.gcs import started_fake_gcs
+from tests.buckets import BUCKET_STORES, started
 from tests.helpers import run_trainer
 
 # Named scenarios for the defects found on main, then seeded ones.
@@ -16,6 +16,9 @@ NAMED = {
     "sigkill inside a checkpoint write": ["checkpoint.before:3:5"],  # 5 ms measured to leave ckpt-N_temp
     "sigkill after the best weights, before the epoch's row": ["best.saved:2"],
     "sigkill with the export staged": ["export.staged:1"],
+    # A restart must not add a second identical version (problems_of counts the versions).
+    "sigkill right after the export's rename": ["export.renamed:1"],
+    "sigkill after the export, before the final metrics": ["export.done:1"],
 }
 SEEDS = range(6)
 
@@ -55,18 +58,30 @@ def test_seeded_kills_resume_exactly(reference, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", BUCKET_STORES)
 @pytest.mark.parametrize(
     "faults",
-    [["export.uploading:3"], ["checkpoint.uploading:5:3", "export.uploading:5"], ["epoch.checkpointed:2"]],
-    ids=["killed-export-upload", "killed-checkpoint-and-export-uploads", "killed-after-epoch-checkpoint"],
+    [
+        ["export.uploading:3"],
+        ["checkpoint.uploading:5:3", "export.uploading:5"],
+        ["epoch.checkpointed:2"],
+        ["export.done:1"],
+    ],
+    ids=[
+        "killed-export-upload",
+        "killed-checkpoint-and-export-uploads",
+        "killed-after-epoch-checkpoint",
+        "killed-after-export",
+    ],
 )
-def test_bucket_run_directory_survives_kills_during_uploads(reference, faults):
+def test_bucket_run_directory_survives_kills_during_uploads(reference, faults, backend):
     work, data, finished = reference
-    name = f"bucket-{abs(hash(tuple(faults))) % 10**6}"
-    with started_fake_gcs("crash-bucket") as url:
-        values = {**crash.RUN, **data, "bucket": "crash-bucket", "runName": name, "scratchDir": str(work / name)}
-        outcome = crash.run_scenario(0, values, {"STORAGE_EMULATOR_HOST": url}, crash.BUCKET_POINTS, faults=faults)
+    name = f"bucket-{backend}-{abs(hash(tuple(faults))) % 10**6}"
+    with started(backend, work / f"{name}-store") as store:
+        root = store.bucket("crash-bucket")
+        values = {**crash.RUN, **data, "bucket": root, "runName": name, "scratchDir": str(work / name)}
+        outcome = crash.run_scenario(0, values, store.env(), crash.BUCKET_POINTS, faults=faults)
         assert outcome.kills == len(faults), outcome.log
-        problems = outcome.problems or crash.bucket_problems(f"gs://crash-bucket/runs/{name}", work / f"{name}-copy")
+        problems = outcome.problems or crash.bucket_problems(f"{root}/runs/{name}", work / f"{name}-copy")
     assert not problems, "\n".join([*problems, *outcome.log])
     _check(outcome, work / f"{name}-copy", finished)

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests import crash
-from tests.gcs import fake_gcs, make_bucket
 from tests.helpers import run_trainer
+from trainers.runtime import storage
 from trainers.runtime.errors import EXIT_CRASH_LOOP, CrashLoopError, is_retryable
 from trainers.runtime.restarts import LEDGER, StartLedger
 from trainers.runtime.rundir import Run
@@ -44,16 +44,12 @@ def test_no_budget_never_stops(tmp_path):
     assert [ledger.record_start(0, budget=0) for _ in range(10)][-1] == 10
 
 
-def test_the_count_follows_the_run_to_a_new_pod_through_the_bucket(monkeypatch, tmp_path):
-    with fake_gcs(monkeypatch):
-        make_bucket("loops")
-        for pod in range(3):  # each restart is a new pod with empty scratch space
-            assert (
-                StartLedger(run_dir("gs://loops/runs/loop", tmp_path / f"pod-{pod}")).record_start(7, budget=3)
-                == pod + 1
-            )
-        with pytest.raises(CrashLoopError):
-            StartLedger(run_dir("gs://loops/runs/loop", tmp_path / "pod-3")).record_start(7, budget=3)
+def test_the_count_follows_the_run_to_a_new_pod_through_the_bucket(bucket_store, tmp_path):
+    model_dir = storage.join(bucket_store.bucket("loops"), "runs", "loop")
+    for pod in range(3):  # each restart is a new pod with empty scratch space
+        assert StartLedger(run_dir(model_dir, tmp_path / f"pod-{pod}")).record_start(7, budget=3) == pod + 1
+    with pytest.raises(CrashLoopError):
+        StartLedger(run_dir(model_dir, tmp_path / "pod-3")).record_start(7, budget=3)
 
 
 @pytest.mark.slow

@@ -91,4 +91,4 @@ def test_restart_after_completion_trains_no_more_steps(tmp_path):
     assert "at step 62" in again.stdout
     assert re.findall(r"step \d+/62 ", again.stdout) == []  # no training step ran
     assert checkpoint_step(tmp_path) == 62
-    assert len(list((tmp_path / "export").iterdir())) == 2  # a finished run re-exports, never re-trains
+    assert len(list((tmp_path / "export").iterdir())) == 1  # a finished run neither re-trains nor re-exports

@@ -89,7 +89,8 @@ class CheckpointStore:
 
     def save(self, step: int) -> str | None:
         faults.point("checkpoint.before")
-        path = self.manager.save(checkpoint_number=step)
+        with storage.guarded_write(f"the checkpoint of step {step} to {self.write_dir}"):  # a full disk: exit 200
+            path = self.manager.save(checkpoint_number=step)
         if not self.is_chief:
             shutil.rmtree(self.write_dir, ignore_errors=True)
             return None

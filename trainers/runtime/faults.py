@@ -30,7 +30,8 @@ POINTS = (
     "epoch.recorded",  # the epoch's row is in metrics.json
     "best.saved",  # the best epoch's weights are written
     "export.staged",  # the SavedModel is written to its hidden staging directory
-    "export.uploading",  # some export files uploaded, saved_model.pb not yet
+    "export.renamed",  # the version is in place locally, not yet uploaded or recorded as the run's
+    "export.uploading",  # some export files uploaded, textjobs.json (the commit marker) not yet
     "export.done",  # export complete, final metrics not yet written
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from trainers.runtime import storage
 from trainers.runtime.config import (
     Config,
     ConfigError,
@@ -45,9 +46,11 @@ def _run_name(value):
 
 
 def _bucket(value):
-    if value == "" or BUCKET_NAME.match(value.removeprefix("gs://")):
+    scheme, _, name = storage.bucket_root(value).rpartition("://")
+    if value == "" or (scheme in storage.schemes() and BUCKET_NAME.match(name)):
         return None
-    return "is not a valid bucket name (lower-case letters, digits, '-', '_', '.'; 3-63 chars)"
+    schemes = ", ".join(f"{s}://NAME" for s in storage.schemes())
+    return f"is not a valid bucket name (NAME or {schemes}; lower-case letters, digits, '-', '_', '.'; 3-63 chars)"
 
 
 KEYS: dict[str, Key] = {
@@ -114,8 +117,8 @@ KEYS: dict[str, Key] = {
 
 def resolve(cfg: Config, task) -> Config:
     """Fill the defaults that depend on other keys, and check keys against each other."""
-    bucket = cfg.bucket.removeprefix("gs://")
-    model_dir = cfg.model_dir or (f"gs://{bucket}/runs/{cfg.run_name}" if bucket else f"runs/{cfg.run_name}")
+    bucket = storage.bucket_root(cfg.bucket)  # gs://NAME unless it names another scheme
+    model_dir = cfg.model_dir or (f"{bucket}/runs/{cfg.run_name}" if bucket else f"runs/{cfg.run_name}")
     export_dir = cfg.export_dir or f"{model_dir.rstrip('/')}/export"
     train_data = cfg.train_data or task.sample_data(cfg)
     eval_data = cfg.eval_data

@@ -12,15 +12,17 @@ import json
 import tempfile
 from pathlib import Path
 
+from trainers.runtime.artifacts import EXPORT_INFO, LEGACY_KIND
 from trainers.runtime.errors import RunError, report
-from trainers.runtime.export import EXPORT_INFO
 from trainers.runtime.versions import resolve_version
 
 
 def export_task(version_dir: Path, registry):
-    """(task, info) of an export. Exports made before textjobs.json existed are classifiers."""
+    """(task, info) of an export; info["artifact"] is its artifact kind. Exports made before
+    textjobs.json existed are classifiers."""
     info_file = version_dir / EXPORT_INFO
     info = json.loads(info_file.read_text()) if info_file.exists() else {"task": "classify"}
+    info.setdefault("artifact", LEGACY_KIND)  # exports from before artifact kinds hold a SavedModel
     task = registry.by_name(info.get("task", ""))
     if task is None:
         raise RunError(f"{version_dir}: export of task {info.get('task')!r}, which this trainer does not know")

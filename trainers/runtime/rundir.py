@@ -1,45 +1,56 @@
 """The run directory: where one run reads and writes, locally and in the bucket.
 
-    <modelDir>/checkpoints/       newest checkpoints
-    <modelDir>/logs/              TensorBoard summaries (uploaded at each epoch end)
-    <modelDir>/<task assets>      e.g. vocab.json: fixed at the first start so resumes agree
-    <modelDir>/metrics.json       per-epoch history, final metrics, timing
-    <modelDir>/best.weights.h5    the best epoch's weights (exportBest)
-    <exportDir>/<version>/        SavedModels
+    <modelDir>/checkpoints/         newest checkpoints
+    <modelDir>/logs/                TensorBoard summaries (uploaded at each epoch end)
+    <modelDir>/<task assets>        e.g. vocab.json: fixed at the first start so resumes agree
+    <modelDir>/metrics.json         per-epoch history, final metrics, timing
+    <modelDir>/best.weights.h5      the best epoch's weights (exportBest)
+    <modelDir>/starts.json          the restart budget's count (restarts.py)
+    <modelDir>/export.json          the version this run published, so a restart reuses it
+    <modelDir>/export-pending.json  only while an export is being written (export.py)
+    <exportDir>/<version>/          export versions
 
-When modelDir is gs://, the process works in a local scratch copy and mirrors each durable file
-to the bucket. Every write is staged under a temporary name and renamed (locally) or uploaded
-with its commit marker last (bucket); `clean_leftovers` removes what an interrupted write left.
+When modelDir is in a bucket, the process works in a local scratch copy and mirrors each durable
+file to the bucket. Every write is staged under a temporary name and renamed (locally) or uploaded
+whole, with its commit marker last (bucket).
+
+Cleaning after an interrupted write goes by what the run knows it wrote, never by a name pattern
+over a directory it shares with anyone (modelDir and exportDir may be a user's directory, or a
+bucket's root holding other runs): `clean_leftovers` removes TensorFlow's own leftovers inside the
+run's checkpoints directory (which only the run writes) and the staging copies of the run's own
+files by their exact names; an interrupted export is settled from its marker
+(export.finish_pending). Nothing in a bucket is deleted here.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from trainers.runtime import storage
-from trainers.runtime.errors import ConfigError
+from trainers.runtime.errors import ConfigError, StorageError
+from trainers.runtime.export import PENDING_FILE, RECORD_FILE
+from trainers.runtime.restarts import LEDGER
 
 BEST_WEIGHTS_FILE = "best.weights.h5"
 METRICS_FILE = "metrics.json"
-# What interrupted writes leave: TensorFlow's sharded-save directories (ckpt-7_temp) and atomic
-# writes (checkpoint.tmp<hex>), our staging names (.tmp-*, *.tmp) and partial downloads.
-LEFTOVER = re.compile(r"(_temp$|\.tmp[0-9a-f]*$|^\.tmp-|\.partial$)")
-
-
-def is_leftover(name: str) -> bool:
-    return bool(LEFTOVER.search(name))
+# What an interrupted save leaves in the checkpoints directory: TensorFlow's sharded-save directory
+# (ckpt-7_temp/), its atomic writes (ckpt-7.index.tempstate<n>, checkpoint.tmp<hex>) and our
+# staging copy of the bucket's state file.
+CHECKPOINT_LEFTOVER = re.compile(
+    r"^(ckpt-\d+_temp|ckpt-\d+\..+\.tempstate\d+|checkpoint\.tmp[0-9a-f]+|\.tmp-remote-state)$"
+)
 
 
 class Run:
     """Paths of one run, for one process (the chief, or a worker with its own scratch space)."""
 
     def __init__(self, cfg, role_name: str, assets_file: str):
-        self.remote_model_dir = cfg.model_dir if storage.is_gcs(cfg.model_dir) else None
-        self.remote_export_dir = cfg.export_dir if storage.is_gcs(cfg.export_dir) else None
+        self.run_name = cfg.run_name
+        self.remote_model_dir = cfg.model_dir if storage.is_remote(cfg.model_dir) else None
+        self.remote_export_dir = cfg.export_dir if storage.is_remote(cfg.export_dir) else None
         self.scratch = Path(cfg.scratch_dir or tempfile.gettempdir()) / "textjobs" / cfg.run_name / role_name
         self.model_dir = self.scratch / "run" if self.remote_model_dir else Path(cfg.model_dir)
         self.export_dir = self.scratch / "export" if self.remote_export_dir else Path(cfg.export_dir)
@@ -75,35 +86,39 @@ class Run:
             for path in sorted(p for p in self.logs.rglob("*") if p.is_file()):
                 self.push(path)
 
-    def check_writable(self) -> None:
-        """Fail before training, not after it, when a local output directory cannot be written."""
-        for key, directory in (("modelDir", self.model_dir), ("exportDir", self.export_dir)):
-            if not _writable(directory):
-                raise ConfigError(f"{key}: cannot create or write {directory} (check the path and its permissions)")
+    def check_writable(self, probe_buckets: bool = True) -> None:
+        """Fail before training, not after it, when an output location cannot be written: the local
+        directories (checked without creating anything) and, with `probe_buckets` (the chief), the
+        bucket locations, by writing and deleting one probe object under each."""
+        for key, local, remote in (
+            ("modelDir", self.model_dir, self.remote_model_dir),
+            ("exportDir", self.export_dir, self.remote_export_dir),
+        ):
+            try:
+                storage.check_writable(local, probe="")
+            except StorageError as exc:
+                raise ConfigError(f"{key}: {exc}") from None
+            if remote and probe_buckets:
+                try:
+                    storage.check_writable(remote, probe=f".textjobs-write-probe-{self.run_name}")
+                except StorageError as exc:
+                    raise type(exc)(f"{key}: {exc}") from None
+
+    def own_staging_files(self) -> list[Path]:
+        """The staging copies of the run's own files, by exact name: write_json_atomically's
+        `<name>.tmp`, the best weights' `.tmp-<name>`, and a download's `<name>.partial`."""
+        json_files = [self.assets, self.metrics, *(self.model_dir / n for n in (LEDGER, PENDING_FILE, RECORD_FILE))]
+        staged = [p.with_name(p.name + ".tmp") for p in json_files]
+        staged.append(self.best_weights.with_name(".tmp-" + self.best_weights.name))
+        if self.remote_model_dir:  # pulled from the bucket into this scratch copy
+            staged += [p.with_name(p.name + ".partial") for p in (*json_files, self.best_weights)]
+        return staged
 
     def clean_leftovers(self) -> list[str]:
-        """Remove what interrupted writes left, locally and in the bucket; returns what went."""
-        removed = []
-        for root in {self.model_dir, self.export_dir}:
-            if root.is_dir():
-                for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
-                    if is_leftover(path.name) and path.exists():
-                        shutil.rmtree(path) if path.is_dir() else path.unlink()
-                        removed.append(str(path))
-        for remote in {self.remote_model_dir, self.remote_export_dir} - {None}:
-            for name in storage.list_names(remote):
-                if any(is_leftover(part) for part in name.split("/")):
-                    storage.delete(storage.join(remote, name))
-                    removed.append(storage.join(remote, name))
-        return removed
-
-
-def _writable(directory: Path) -> bool:
-    """Whether `directory` exists writable, or could be created: checked on its nearest existing
-    ancestor, so a failed start creates nothing."""
-    path = directory.absolute()
-    while not path.exists():
-        if path.parent == path:
-            return False
-        path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+        """Remove what interrupted writes of this run left locally; returns what went."""
+        found = [p for p in self.own_staging_files() if p.is_file()]
+        if self.checkpoints.is_dir():
+            found += sorted(p for p in self.checkpoints.iterdir() if CHECKPOINT_LEFTOVER.match(p.name))
+        for path in found:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return [str(p) for p in found]

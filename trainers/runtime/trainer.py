@@ -28,9 +28,9 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from trainers.runtime import distribution, export, faults, keyset, storage
+from trainers.runtime.artifacts import SavedModelWriter
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
 from trainers.runtime.rendezvous import wait_for_peers
@@ -62,13 +62,8 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     """Step 1: everything that can be checked without TensorFlow."""
     say = _printer(role)
     run = Run(cfg, role.name, task.assets_file)
-    # One lookup per bucket: modelDir, exportDir and the data usually share one.
-    by_bucket = {}
-    for uri in sorted(u for u in {cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data} if storage.is_gcs(u)):
-        by_bucket.setdefault(storage.split_gcs(uri)[0], uri)
-    for uri in by_bucket.values():
-        storage.check_bucket(uri)
-    run.check_writable()
+    storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data])
+    run.check_writable(probe_buckets=role.is_chief)  # only the chief writes to the bucket
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
     train = task.read_data(cfg, ctx.fetch(cfg.train_data))
     _check_derived_eval_data(cfg)
@@ -89,8 +84,7 @@ def _check_derived_eval_data(cfg) -> None:
     name came from, or the user hunts for a file they never named."""
     if not cfg.eval_data or cfg.texts.get("evalData"):
         return
-    present = storage.exists(cfg.eval_data) if storage.is_gcs(cfg.eval_data) else Path(cfg.eval_data).is_file()
-    if not present:
+    if not storage.exists(cfg.eval_data):
         raise DataError(
             f"{cfg.eval_data}: file not found; evalData is not set, so it defaults to trainData "
             f"({cfg.train_data}) with .train. replaced by .eval.: set evalData, or add that file"
@@ -342,18 +336,22 @@ class Trainer:
             self.say("exportBest: no best-epoch weights found; exporting the last epoch")
         exported = chosen or {"epoch": last, "step": step}
         info = export.export_info(cfg, exported["step"], exported["epoch"])
-        files = {**task_run.export_files(info), export.EXPORT_INFO: json.dumps(info, indent=2)}
-        module = task_run.serving_module(model)
         model_only = task_run.model_signature(model)
         extra = {MODEL_SIGNATURE: model_only} if model_only is not None else {}
+        writer = SavedModelWriter(task_run.serving_module(model), extra)
+        content = export.Export(writer, info, task_run.export_files(info), export.weights_digest(model))
         if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
-            export.write_version(module, files, run.scratch / "worker-export", None, run, extra)
+            export.take_part(content, run)
             return 0
-        location = export.write_version(module, files, run.export_dir, run.remote_export_dir, run, extra)
+        reused = export.published(content, run)
+        location = reused or export.write_version(content, run)
         faults.point("export.done")
         summary = history.write(self._timing(progress), location, exported["epoch"])
         history.sinks.finish(summary)
-        self.say(f"exported SavedModel to {location}")
+        self.say(
+            f"exported SavedModel to {location}"
+            + (" (this run's, already published: not written again)" if reused else "")
+        )
         return 0
 
 
