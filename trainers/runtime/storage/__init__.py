@@ -3,7 +3,7 @@
 Callers pass paths or URIs and never test a scheme themselves: `is_remote(uri)` says whether a
 location is outside this machine (the run then works in a scratch copy and mirrors to it), and
 each function below hands the call to the backend of the URI's scheme (base.py has the
-interface). A plain path is local; `gs://` is Google Cloud Storage. Every failure is a
+interface). A plain path is local; `gs://` is Google Cloud Storage; `s3://` any S3 API (s3.py). Every failure is a
 StorageError (permanent, exit 3) or TransientStorageError (exit 200) naming the bucket and key.
 
     is_remote(uri)                       the location is in a bucket, not on this machine
@@ -35,6 +35,7 @@ from trainers.runtime.storage.local import disk_full, guarded_write
 
 register("", "trainers.runtime.storage.local")
 register("gs", "trainers.runtime.storage.gcs")
+register("s3", "trainers.runtime.storage.s3")
 
 # `bucket=NAME` without a scheme means this one (the only one before other schemes existed).
 DEFAULT_BUCKET_SCHEME = "gs"
