@@ -123,7 +123,7 @@ def test_an_unwritable_location_is_a_permanent_error_naming_it(store, tmp_path):
 
 
 def test_an_unknown_scheme_is_a_clear_error_and_is_not_a_local_path():
-    with pytest.raises(storage.StorageError, match=r"no storage backend for zz:// \(this trainer knows gs://"):
+    with pytest.raises(storage.StorageError, match=r"no storage backend for zz:// \(this trainer knows gs://, s3://"):
         storage.exists("zz://bucket/key")
     assert storage.is_remote("zz://bucket/key")
     assert not storage.is_remote("runs/zz") and not storage.is_remote("")
@@ -137,16 +137,18 @@ def test_bucket_defaults_to_gs_and_keeps_a_given_scheme():
 
 
 def test_bucket_and_model_dir_defaults_work_for_any_registered_scheme(monkeypatch):
-    from trainers.runtime import config
+    from trainers.runtime import keyset
     from trainers.runtime.storage import base
     from trainers.tasks import registry
 
-    with pytest.raises(ConfigError, match="bucket='s3://my-bucket' is not a valid bucket name"):
-        config.load({}, {"bucket": "s3://my-bucket"}, registry())  # no s3 backend yet
-    monkeypatch.setitem(base._MODULES, "s3", "a.backend.module")  # what registering S3 will add
-    cfg = config.load({}, {"bucket": "s3://my-bucket", "runName": "exp-1"}, registry())
-    assert (cfg.model_dir, cfg.export_dir) == ("s3://my-bucket/runs/exp-1", "s3://my-bucket/runs/exp-1/export")
-    cfg = config.load({}, {"bucket": "my-bucket", "runName": "exp-1"}, registry())
+    with pytest.raises(ConfigError, match="bucket='zz://my-bucket' is not a valid bucket name"):
+        keyset.load({}, {"bucket": "zz://my-bucket"}, registry())  # no zz backend
+    monkeypatch.setitem(base._MODULES, "zz", "a.backend.module")  # what registering a backend adds
+    cfg = keyset.load({}, {"bucket": "zz://my-bucket", "runName": "exp-1"}, registry())
+    assert (cfg.model_dir, cfg.export_dir) == ("zz://my-bucket/runs/exp-1", "zz://my-bucket/runs/exp-1/export")
+    cfg = keyset.load({}, {"bucket": "s3://my-bucket", "runName": "exp-1"}, registry())
+    assert cfg.model_dir == "s3://my-bucket/runs/exp-1"  # s3 is registered
+    cfg = keyset.load({}, {"bucket": "my-bucket", "runName": "exp-1"}, registry())
     assert cfg.model_dir == "gs://my-bucket/runs/exp-1"  # no scheme: gs, as before
 
 
