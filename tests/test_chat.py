@@ -104,6 +104,16 @@ def test_chat_command_is_listed_and_refuses_a_missing_export(tmp_path):
     assert missing.returncode != 0 and "Traceback" not in missing.stderr, missing.stderr
 
 
+def test_bundled_chat_sample_is_what_the_generator_writes(tmp_path):
+    from trainers.tasks.chat.tools import sample_data
+
+    sample_data.main(["--out", str(tmp_path)])
+    names = sorted(p.name for p in SAMPLE_DIR.glob("*.tsv"))
+    assert names == ["dialogue.eval.tsv", "dialogue.train.tsv"]
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
+
+
 def test_bad_pairs_name_file_and_line(tmp_path):
     data = tmp_path / "d.train.tsv"
     data.write_text("hello\thi\nno tab here\n")

@@ -28,6 +28,7 @@ from trainers.runtime.config import (
 # replica suffix); a Katib trial adds 9 to its experiment name. 63 is the DNS label limit.
 MAX_RUN_NAME = 63
 RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+S3_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+/?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "warmup-rsqrt", "cosine")
@@ -82,6 +83,13 @@ KEYS: dict[str, Key] = {
     "evalData": Key(parse_str, "", "evaluation file (local or gs://); empty: trainData with .train. -> .eval."),
     "skipBadLines": Key(parse_bool, "false", "skip malformed data lines and report the count"),
     "bucket": Key(parse_str, "", "bucket for modelDir/exportDir defaults (gs://NAME)", _bucket),
+    "s3Endpoint": Key(
+        parse_str,
+        "",
+        "s3:// server, e.g. http://minio.storage:9000 (components/s3-credentials sets it from its Secret); "
+        "empty: AWS_ENDPOINT_URL, else AWS",
+        lambda v: None if v == "" or S3_ENDPOINT.match(v) else "must be http(s)://host[:port]",
+    ),
     "modelDir": Key(parse_str, "", "run directory (local or gs://); empty: runs/<runName>"),
     "exportDir": Key(parse_str, "", "SavedModel export root; empty: <modelDir>/export"),
     "runName": Key(parse_str, "local", "name of this training run", _run_name),

@@ -4,7 +4,8 @@ Where and how, from the environment only (a pod gets these from its ConfigMap an
 from a Secret: components/s3-credentials):
 
     AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)   the server, e.g. http://minio.storage:9000;
-                                                unset: AWS itself
+                                                unset: AWS itself. The trainer's s3Endpoint key,
+                                                where set, sets it (storage.configure)
     AWS_REGION (or AWS_DEFAULT_REGION)          default us-east-1 (what SigV4 signs with)
     TEXTJOBS_S3_ADDRESSING_STYLE                path (default: every S3 server serves it) or
                                                 virtual (bucket.host, needs wildcard DNS)
