@@ -167,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             if code not in (0, 143):
                 print(output[-3000:], file=sys.stderr)
                 return 1
-            reached = json.loads((model_dir / "metrics.json").read_text())["timing"]
+            print("\n".join(line for line in output.splitlines() if line.startswith(("[local]", "epoch="))), flush=True)
+            # Timing as of the last validation before the budget (none when no period ended).
+            metrics_file = model_dir / "metrics.json"
+            reached = json.loads(metrics_file.read_text())["timing"] if metrics_file.exists() else {}
             found = finish(values, model_dir)
             last = found["history"][-1]
             output_name = OUTPUTS[settings["modelType"]]
