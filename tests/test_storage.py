@@ -399,3 +399,33 @@ def test_trainer_exits_retryable_during_an_outage_and_resumes_after_it(bucket_st
     assert "resumed from" in healed.stdout
     storage.download_file(storage.join(root, "runs", "outage", "metrics.json"), tmp_path / "m" / "metrics.json")
     assert [row["epoch"] for row in read_metrics(tmp_path / "m")["history"]] == [1, 2, 3]
+
+
+def test_s3_without_credentials_is_a_permanent_error_naming_the_secret(monkeypatch):
+    """No keys in the environment: a clear exit-3 error before any request, never a metadata lookup."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    storage.reset()
+    try:
+        with pytest.raises(
+            storage.StorageError, match="no S3 credentials for s3://b/k.*components/s3-credentials"
+        ) as info:
+            storage.exists("s3://b/k")
+        assert info.value.exit_code == EXIT_PERMANENT_STORAGE
+    finally:
+        storage.reset()
+
+
+def test_the_s3_endpoint_key_points_the_backend_at_a_server(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    storage.configure(s3_endpoint="http://127.0.0.1:7070")
+    try:
+        from trainers.runtime.storage import s3
+
+        assert s3.BACKEND.client().meta.endpoint_url == "http://127.0.0.1:7070"
+    finally:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        storage.reset()
