@@ -4,6 +4,7 @@ with seeded sampling reproducible; `chat` answers each line and exits cleanly at
 a SIGKILL with the run directory and data in S3 loses nothing; Chief + Worker train it."""
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -95,6 +96,26 @@ def test_chat_learns_the_sample_and_serves_raw_text(tmp_path):
     )
     assert talk.returncode == 0, talk.stderr[-2000:]
     assert talk.stdout.splitlines() == ["a cow says moo .", "goodbye otto , talk to you soon ."], talk.stdout
+
+    # Ctrl-C (SIGINT) at the prompt ends the session cleanly, as end of input does.
+    session = subprocess.Popen(
+        [sys.executable, "-m", "trainers", "chat", "--model", str(tmp_path / "export")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=trainer_env(),
+        text=True,
+    )
+    try:
+        session.stdin.write("how are you ?\n")
+        session.stdin.flush()
+        assert session.stdout.readline() == "i am fine , thanks for asking .\n"
+        session.send_signal(signal.SIGINT)
+        assert session.wait(60) == 0
+        assert "Traceback" not in session.stderr.read()
+    finally:
+        session.kill()
 
 
 def test_chat_command_is_listed_and_refuses_a_missing_export(tmp_path):

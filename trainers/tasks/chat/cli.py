@@ -40,6 +40,8 @@ def main(argv: list[str], registry) -> int:
             return converse(version_dir, args, sys.stdin, sys.stdout)
     except RunError as exc:
         return report(exc)
+    except KeyboardInterrupt:  # Ctrl-C while the export loads: leave quietly too
+        return 0
 
 
 def converse(version_dir, args, lines, out) -> int:
