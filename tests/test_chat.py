@@ -30,15 +30,16 @@ SMALL = {
     "beamWidth": "2",
     "xla": "false",
 }
-LEARN = {
+LEARN = {  # overlays/chatbot's model: its fact lookups (a city's country) need modelDim 128
     **SMALL,
     "layers": "2",
-    "modelDim": "64",
-    "ffDim": "128",
+    "heads": "4",
+    "modelDim": "128",
+    "ffDim": "256",
     "numEpochs": "4",
     "learningRate": "0.002",
     "learningRateSchedule": "warmup-rsqrt",
-    "warmupSteps": "60",
+    "warmupSteps": "100",
     "gradientClipNorm": "1.0",
 }
 
