@@ -22,6 +22,7 @@ from trainers.runtime.config import (
     parse_int,
     parse_str,
 )
+from trainers.runtime.reporting.tracking.keys import tracking_uri
 
 RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
@@ -100,6 +101,11 @@ KEYS: dict[str, Key] = {
         "fail for good (exit 4) after this many starts in a row from the same checkpoint; 0 = no limit",
         between(0, 1000),
     ),
+    # Tracking (reporting/tracking/): off unless trackingUri is set; never fails or stalls the run.
+    "trackingUri": Key(parse_str, "", "MLflow tracking server (http[s]://host:port); empty: no tracking", tracking_uri),
+    "trackingExperiment": Key(parse_str, "", "MLflow experiment; empty: derived from runName (the overlay)"),
+    "trackingTimeoutSeconds": Key(parse_float, "10", "tracking: timeout of one request", between(0.1, 600)),
+    "trackingFinishSeconds": Key(parse_float, "30", "tracking: how long a run's end waits for the backlog", between(0, 3600)),
     "peerTimeoutSeconds": Key(
         parse_int,
         "600",
