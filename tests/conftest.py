@@ -5,7 +5,7 @@ import sys
 import pytest
 
 # The private local cluster of the end-to-end tests (started only by tests that ask for it).
-pytest_plugins = ["tests.live_cluster"]
+pytest_plugins = ["tests.live_cluster", "tests.mlflow_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
 """Local experiment tracking: `python -m scripts.tracking up|down|status|runs|compare`.
 
-    make tracking-up                      start MLflow on 127.0.0.1 (UI address printed), data in .tracking/
-    make run EXP=capsule-b                logs to it while it is up
-    make runs SORT=val_accuracy           every tracked run: parameters and final metrics
-    make compare EXP=capsule-b            the runs of one experiment side by side
-    make tracking-down                    stop it (the data stays in .tracking/)
+make tracking-up                      start MLflow on 127.0.0.1 (UI address printed), data in .tracking/
+make run EXP=capsule-b                logs to it while it is up
+make runs SORT=val_accuracy           every tracked run: parameters and final metrics
+make compare EXP=capsule-b            the runs of one experiment side by side
+make tracking-down                    stop it (the data stays in .tracking/)
 """
 
 from __future__ import annotations
@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.tracking", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="start the local MLflow server (installs its environment once)")
-    start.add_argument("--port", type=int, help=f"port on 127.0.0.1 (default: the last one, else {server.DEFAULT_PORT}, else a free one)")
+    start.add_argument(
+        "--port",
+        type=int,
+        help=f"port on 127.0.0.1 (default: the last one, else {server.DEFAULT_PORT}, else a free one)",
+    )
     commands.add_parser("down", help="stop the local MLflow server")
     commands.add_parser("status", help="is the local MLflow server up")
     for name, helptext in (("runs", "table of every tracked run"), ("compare", "the runs of one experiment")):

@@ -146,7 +146,9 @@ def start(state: Path, port: int | None = None, printer=print, die_with_parent: 
             raise RuntimeError(f"the MLflow server exited with {process.returncode}; see {state / 'server.log'}")
         if time.monotonic() - started > READY_TIMEOUT_S:
             stop(state)
-            raise RuntimeError(f"the MLflow server did not answer within {READY_TIMEOUT_S:.0f}s; see {state / 'server.log'}")
+            raise RuntimeError(
+                f"the MLflow server did not answer within {READY_TIMEOUT_S:.0f}s; see {state / 'server.log'}"
+            )
         time.sleep(0.5)
     return server
 

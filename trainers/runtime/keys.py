@@ -105,7 +105,9 @@ KEYS: dict[str, Key] = {
     "trackingUri": Key(parse_str, "", "MLflow tracking server (http[s]://host:port); empty: no tracking", tracking_uri),
     "trackingExperiment": Key(parse_str, "", "MLflow experiment; empty: derived from runName (the overlay)"),
     "trackingTimeoutSeconds": Key(parse_float, "10", "tracking: timeout of one request", between(0.1, 600)),
-    "trackingFinishSeconds": Key(parse_float, "30", "tracking: how long a run's end waits for the backlog", between(0, 3600)),
+    "trackingFinishSeconds": Key(
+        parse_float, "30", "tracking: how long a run's end waits for the backlog", between(0, 3600)
+    ),
     "peerTimeoutSeconds": Key(
         parse_int,
         "600",

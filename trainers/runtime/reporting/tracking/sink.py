@@ -57,7 +57,13 @@ class Backlog:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+    """What went wrong, in a line: the innermost cause (`Connection refused`, `Read timed out`),
+    not the client's wrapper around it."""
+    root, seen = exc, 0
+    while (root.__cause__ or root.__context__) is not None and seen < 10:
+        root, seen = root.__cause__ or root.__context__, seen + 1
+    text = (str(root).strip().splitlines() or [type(root).__name__])[0]
+    return f"{type(root).__name__}: {text}"[:240] if root is not exc else text[:240]
 
 
 def _metrics(values: dict, step: int, stamp_ms: int, prefix: str = "") -> list[tuple[str, float, int, int]]:
@@ -214,7 +220,9 @@ class TrackingSink(Sink):
             self.say(f"tracking: {key} is {self.backlog.params[key]!r} now, {target.params[key]!r} in MLflow (kept)")
         items = sorted(params.items())
         for i in range(0, len(items), BATCH):
-            self._attempt(lambda chunk=dict(items[i : i + BATCH]): target.log([], chunk, {}), "parameters", is_bad_request)
+            self._attempt(
+                lambda chunk=dict(items[i : i + BATCH]): target.log([], chunk, {}), "parameters", is_bad_request
+            )
         with self.lock:
             self.backlog.params = {}
         while True:
@@ -225,7 +233,7 @@ class TrackingSink(Sink):
                 metrics = self.backlog.periods[step]
             fresh = [m for m in metrics if not target.has(m[0], m[3])]
             if fresh:
-                self._attempt(lambda: target.log(fresh, {}, {}), f"period {step}", is_bad_request)
+                self._attempt(lambda batch=fresh: target.log(batch, {}, {}), f"period {step}", is_bad_request)
             with self.lock:
                 if self.backlog.periods.get(step) is metrics:
                     del self.backlog.periods[step]
@@ -292,4 +300,3 @@ class TrackingSink(Sink):
         out = self.run.scratch / "tracking" / "metrics.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         return plot(summary, out)
-
