@@ -7,9 +7,10 @@ FROM ?= capsule-b
 IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 TASK ?=
+SORT ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -85,6 +86,21 @@ benchmark: setup ## Benchmark task TASK (default classify: speed, memory, accura
 
 sample-data: setup ## Rewrite the bundled sample data of task TASK (default: every task) from its generator
 	@$(PY) -m scripts.task_tools sample-data $(TASK) $(ARGS)
+
+tracking-up: setup ## Start a local MLflow tracking server on 127.0.0.1 and print the UI address (installs its own environment once)
+	@$(PY) -m scripts.tracking up $(ARGS)
+
+tracking-down: setup ## Stop the local MLflow tracking server (its data stays in .tracking/)
+	@$(PY) -m scripts.tracking down
+
+runs: setup ## Table of tracked runs: parameters and final metrics, sorted by SORT (e.g. SORT=val_accuracy)
+	@$(PY) -m scripts.tracking runs --sort "$(SORT)" $(ARGS)
+
+compare: setup ## The tracked runs of experiment EXP side by side, sorted by SORT
+	@$(PY) -m scripts.tracking compare $(EXP) --sort "$(SORT)" $(ARGS)
+
+tensorboard: setup ## Serve EXP's TensorBoard logs (runs/EXP, a run directory or a gs:// run) on 127.0.0.1
+	@$(PY) -m scripts.tensorboard $(EXP) $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

@@ -40,7 +40,16 @@ KATIB_MODULE = "github.com/kubeflow/katib@v0.19.0"
 KATIB_OPENAPI = "api/openapi-spec/swagger.json"
 K8S_WHEEL = "kubernetes-validate==1.37.0"
 K8S_VERSION = "v1.32.0"
-BUILTIN_KINDS = ["configmap", "namespace", "serviceaccount", "secret"]
+# (kind, API group): the experiments' kinds, and what the platform's services (platform/*) render.
+BUILTIN_KINDS = [
+    ("configmap", ""),
+    ("namespace", ""),
+    ("serviceaccount", ""),
+    ("secret", ""),
+    ("service", ""),
+    ("persistentvolumeclaim", ""),
+    ("deployment", "apps"),
+]
 
 
 def schema_filename(kind: str, group: str, version: str) -> str:
@@ -133,9 +142,10 @@ def builtin_schemas() -> dict[str, dict]:
         base = f"kubernetes_validate/kubernetes-json-schema/{K8S_VERSION}-local-strict"
         definitions = json.loads(wheel.read(f"{base}/_definitions.json"))["$defs"]
         result = {}
-        for kind in BUILTIN_KINDS:
-            schema = json.loads(wheel.read(f"{base}/{kind}-v1.json"))
-            result[schema_filename(kind, "", "v1")] = inline_refs(schema, definitions)
+        for kind, group in BUILTIN_KINDS:
+            name = f"{kind}-{group}-v1.json" if group else f"{kind}-v1.json"
+            schema = json.loads(wheel.read(f"{base}/{name}"))
+            result[schema_filename(kind, group, "v1")] = inline_refs(schema, definitions)
         return result
 
 

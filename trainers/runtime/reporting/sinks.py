@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trainers.runtime.reporting import tracking
+
 
 def katib_line(epoch: int, metrics: dict[str, float]) -> str:
     pairs = " ".join(f"{name}={value:.6g}" for name, value in metrics.items())
@@ -73,6 +75,7 @@ Factory = Callable[[object, object, Callable[[str], None]], Sink | None]
 FACTORIES: list[Factory] = [
     lambda cfg, run, say: KatibLine(),
     lambda cfg, run, say: TensorBoard(run),
+    tracking.factory,  # MLflow, when trackingUri is set
 ]
 
 
