@@ -11,7 +11,7 @@ import pytest
 from scripts import validate
 from scripts.manifests import ROOT
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "kustomization.yaml", "schemas")
+COPIED = ("base", "components", "overlays", "katib", "argocd", "serving", "kustomization.yaml", "schemas")
 CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 

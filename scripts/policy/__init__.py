@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scripts.manifests import Rendered
-from scripts.policy import images, jobs, pod_security, pod_wiring, project, secrets, trainer_config
+from scripts.policy import images, jobs, pod_security, pod_wiring, project, secrets, serving, trainer_config
 from scripts.policy.violation import Violation
 
 __all__ = ["Violation", "check", "check_all", "scan_repository_for_secrets"]
@@ -23,6 +23,7 @@ RULES = [
     images.rule_pinned_images,
     secrets.rule_no_inline_secrets,
     secrets.rule_credentials_by_reference,
+    *serving.RULES,
 ]
 
 
@@ -45,11 +46,13 @@ def check_all(rendered: list[Rendered], root: Path) -> list[Violation]:
         if r.name != ".":
             problems += images.rule_image_overrides_match(r, root, cache)
     experiments = [r for r in ok if r.name.startswith("overlays/")]
+    served = [r for r in ok if serving.is_serving(r.name)]
     bootstrap = [r for r in ok if r.name == "."]
-    problems += project.rule_no_shared_objects(experiments)
+    problems += project.rule_no_shared_objects(experiments + served)
     for root_render in bootstrap:
-        problems += project.rule_project_whitelist(root_render, experiments)
+        problems += project.rule_project_whitelist(serving.without_serving_project(root_render), experiments)
         problems += project.rule_restricted_namespace(root_render)
+    problems += serving.check_all(served, experiments, bootstrap, root)
     return _unique(problems)
 
 
