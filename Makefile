@@ -6,9 +6,11 @@ EXP ?= capsule-b
 FROM ?= capsule-b
 IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
+MODEL ?=
+CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark benchmark-summarizer clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push benchmark benchmark-summarizer clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -70,6 +72,12 @@ delete: setup ## Delete EXP's TFJob and ConfigMap from the cluster
 new: setup ## Scaffold overlays/EXP from overlays/FROM (default capsule-b) with a fresh run name
 	@$(PY) -m scripts.new_experiment $(EXP) --from $(FROM)
 
+new-serving: setup ## Serve EXP from Git: write serving/models/EXP, a KServe InferenceService over EXP's exports (CANARY=percent)
+	@$(PY) -m scripts.new_serving $(EXP) --canary $(CANARY) $(ARGS)
+
+serve: setup ## Serve EXP's local export (or MODEL=<export dir or gs://>) on 127.0.0.1: TF Serving REST and V2 APIs
+	@$(PY) -m scripts.serve $(EXP) --model "$(MODEL)" $(ARGS)
+
 schemas: setup ## Regenerate schemas/ from the pinned CRDs (Go module proxy) and Kubernetes schemas
 	@$(PY) -m scripts.gen_schemas
 
@@ -84,6 +92,9 @@ benchmark: setup ## Throughput, step time, memory, start-up and accuracy per mod
 
 benchmark-summarizer: setup ## Summarizer on Reuters headlines: ROUGE of beam and greedy against lead-N, tokens/s, memory
 	@$(PY) -m scripts.benchmark_summarizer $(ARGS)
+
+benchmark-serving: setup ## Model server latency p50/p90/p99 and requests/s at concurrency 1, 8, 32 beside in-process calls
+	@$(PY) -m scripts.benchmark_serving $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

@@ -181,6 +181,7 @@ def test_status_metadata_health_and_metrics(classifier, classifier_server):
     assert signature["inputs"]["text"]["dtype"] == "DT_STRING" and set(signature["outputs"]) >= {"scores", "labels"}
     assert metadata["model_spec"] == {"name": "topics", "signature_name": "", "version": version}
     assert v2_meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    assert v2_meta["versions"] == [version] and v2_meta["platform"] == "tensorflow_savedmodel"
     assert live.json() == {"live": True} and ready.json() == {"ready": True}
     assert serving.metric(metrics, "textjobs_model_version", model_name="topics") == int(version)
     assert serving.metric(metrics, "request_predict_seconds_count", model_name="topics") >= 1
@@ -363,3 +364,25 @@ def test_the_command_fails_clearly_without_a_servable_export_or_a_free_port(tmp_
             timeout=300,
         )
     assert busy.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr, busy.stderr[-2000:]
+
+
+def test_make_serve_names_the_model_after_the_experiment_and_says_how_to_get_an_export(tmp_path, monkeypatch):
+    from scripts import serve
+
+    monkeypatch.setattr(serve, "RUNS", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"train it first with `make run EXP=capsule-b`"):
+        serve.arguments("capsule-b", "", [])
+    (tmp_path / "capsule-b" / "export").mkdir(parents=True)
+    assert serve.arguments("capsule-b", "", ["--port", "8500"]) == [
+        "--model",
+        str(tmp_path / "capsule-b" / "export"),
+        "--name",
+        "capsule-b",
+        "--port",
+        "8500",
+    ]
+    assert serve.arguments("capsule-b", "gs://b/runs/x/export", []) == ["--model", "gs://b/runs/x/export"]
+    missing = subprocess.run(
+        [sys.executable, "-m", "scripts.serve", "no-such-experiment"], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 3 and "make run EXP=no-such-experiment" in missing.stderr

@@ -41,7 +41,9 @@ def _row_columns(signature: Signature, rows) -> dict[str, list]:
         only = names[0]
         for index, row in enumerate(rows):
             if _keyed(row) and not _named(row, only):
-                raise BadRequest(f"instances[{index}]: keys {sorted(row)}; signature {signature.name!r} takes [{only!r}]")
+                raise BadRequest(
+                    f"instances[{index}]: keys {sorted(row)}; signature {signature.name!r} takes [{only!r}]"
+                )
         return {only: [row[only] if _named(row, only) else row for row in rows]}
     columns: dict[str, list] = {name: [] for name in names}
     for index, row in enumerate(rows):

@@ -2,7 +2,8 @@
 
 KServe's V1 protocol answers `GET /v1/models/<name>` with `{"name", "ready"}`; TF Serving (what
 KServe runs for a `tensorflow` InferenceService in the cluster) answers with
-`model_version_status`, and adds `/metadata` with the signature definitions. These routes are
+`model_version_status`, and adds `/metadata` with the signature definitions; KServe's V2 model metadata leaves the
+version out. These routes are
 registered before KServe's own, so the same client code works locally and in the cluster. The
 predict route (`:predict`) and the whole V2 protocol are KServe's.
 """
@@ -63,6 +64,25 @@ def tf_serving_router(served: ServedModel) -> APIRouter:
         return {
             "model_spec": {"name": name, "signature_name": "", "version": export.version},
             "metadata": {"signature_def": {"signature_def": export.signature_defs}},
+        }
+
+    return router
+
+
+def v2_metadata_router(served: ServedModel) -> APIRouter:
+    """KServe's V2 model metadata leaves `versions` empty and `platform` blank; say which."""
+    router = APIRouter(prefix="/v2")
+
+    @router.get("/models/{name}")
+    async def metadata(name: str):
+        if name != served.name:
+            return _not_found(name, served)
+        return {
+            "name": name,
+            "versions": [served.current.version],
+            "platform": "tensorflow_savedmodel",
+            "inputs": served.get_input_types(),
+            "outputs": served.get_output_types(),
         }
 
     return router
@@ -139,4 +159,5 @@ def _replay(messages: list[dict], then=None):
 def install(app: FastAPI, served: ServedModel, max_body_bytes: int) -> None:
     """Before KServe registers its routes: ours must match first."""
     app.include_router(tf_serving_router(served))
+    app.include_router(v2_metadata_router(served))
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
