@@ -386,3 +386,15 @@ def test_make_serve_names_the_model_after_the_experiment_and_says_how_to_get_an_
         [sys.executable, "-m", "scripts.serve", "no-such-experiment"], capture_output=True, text=True, timeout=120
     )
     assert missing.returncode == 3 and "make run EXP=no-such-experiment" in missing.stderr
+
+
+def test_neither_the_runtime_nor_any_task_imports_the_server():
+    import ast
+
+    from tests.helpers import ROOT
+
+    for source in [*(ROOT / "trainers" / "runtime").rglob("*.py"), *(ROOT / "trainers" / "tasks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.startswith(("trainers.serving", "kserve")) for n in names), f"{source} imports {names}"
