@@ -27,6 +27,7 @@ class Server:
     url: str
     stderr: Path
     lines: list[str] = field(default_factory=list)
+    kept: str = ""  # the log, once the process is gone and its file deleted
 
     @property
     def client(self) -> httpx.Client:
@@ -40,10 +41,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.stderr.exists():
+            self.kept = self.stderr.read_text(errors="replace")
+            self.stderr.unlink()
         return self.process.returncode
 
     def log(self) -> str:
-        return self.stderr.read_text(errors="replace")[-4000:]
+        text = self.stderr.read_text(errors="replace") if self.stderr.exists() else self.kept
+        return text[-4000:]
 
 
 def start(model: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 300) -> Server:
@@ -82,9 +87,9 @@ def start(model: Path, *args: str, env: dict[str, str] | None = None, timeout_s:
             return Server(process, match[1], stderr, seen)
     process.kill()
     process.wait()
-    raise AssertionError(
-        f"server gave no address (exit {process.returncode}):\n{''.join(seen)}\n{stderr.read_text()[-3000:]}"
-    )
+    log = stderr.read_text(errors="replace")[-3000:]
+    stderr.unlink()
+    raise AssertionError(f"server gave no address (exit {process.returncode}):\n{''.join(seen)}\n{log}")
 
 
 def wait_until(what: str, check, timeout_s: float = 120, every_s: float = 0.2):
