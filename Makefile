@@ -8,9 +8,11 @@ IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 TASK ?=
 SORT ?=
+MODEL ?=
+CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -72,6 +74,12 @@ delete: setup ## Delete EXP's TFJob and ConfigMap from the cluster
 new: setup ## Scaffold overlays/EXP from overlays/FROM (default capsule-b) with a fresh run name
 	@$(PY) -m scripts.new_experiment $(EXP) --from $(FROM)
 
+new-serving: setup ## Serve EXP from Git: write serving/models/EXP, a KServe InferenceService over EXP's exports (CANARY=percent)
+	@$(PY) -m scripts.new_serving $(EXP) --canary $(CANARY) $(ARGS)
+
+serve: setup ## Serve EXP's local export (or MODEL=<export dir or gs://>) on 127.0.0.1: TF Serving REST and V2 APIs
+	@$(PY) -m scripts.serve $(EXP) --model "$(MODEL)" $(ARGS)
+
 schemas: setup ## Regenerate schemas/ from the pinned CRDs (Go module proxy) and Kubernetes schemas
 	@$(PY) -m scripts.gen_schemas
 
@@ -101,6 +109,9 @@ compare: setup ## The tracked runs of experiment EXP side by side, sorted by SOR
 
 tensorboard: setup ## Serve EXP's TensorBoard logs (runs/EXP, a run directory or a gs:// run) on 127.0.0.1
 	@$(PY) -m scripts.tensorboard $(EXP) $(ARGS)
+
+benchmark-serving: setup ## Model server latency p50/p90/p99 and requests/s at concurrency 1, 8, 32 beside in-process calls
+	@$(PY) -m scripts.benchmark_serving $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

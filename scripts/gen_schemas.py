@@ -1,8 +1,10 @@
 """Generate the JSON schemas kubeconform validates against, so `make validate` works offline.
 
 Custom resources come from the pinned releases, fetched through the Go module proxy: TFJob from
-the kubeflow/training-operator v1.9.4 CRD, Experiment from kubeflow/katib v0.19.0's OpenAPI spec, and
-Application, ApplicationSet and AppProject from argoproj/argo-cd v2.14.21. Built-in kinds come from
+the kubeflow/training-operator v1.9.4 CRD, Experiment from kubeflow/katib v0.19.0's OpenAPI spec,
+Application, ApplicationSet and AppProject from argoproj/argo-cd v2.14.21, and InferenceService
+from kserve/kserve v0.20.0 (the newest KServe release the module proxy serves; v0.21.0 is refused
+there with 403). Built-in kinds come from
 the pinned `kubernetes-validate` wheel's Kubernetes 1.32 schemas. Every schema is made strict
 (unknown fields are errors, like `kubectl --validate=strict`) and standalone ($refs inlined).
 
@@ -33,6 +35,7 @@ CRD_SOURCES = {
         "manifests/crds/applicationset-crd.yaml",
         "manifests/crds/appproject-crd.yaml",
     ],
+    "github.com/kserve/kserve@v0.20.0": ["config/crd/full/serving.kserve.io_inferenceservices.yaml"],
 }
 # Katib's CRDs carry no schema (x-kubernetes-preserve-unknown-fields); its OpenAPI spec, generated
 # from the Go types of the same release, does.

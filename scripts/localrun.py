@@ -284,6 +284,7 @@ def summarize(run_dir: Path, printer) -> None:
     if export:
         printer(f"[localrun] model: {export}")
         printer(f'[localrun] predict: .venv/bin/python -m trainers predict --model {Path(export).parent} "some text"')
+        printer(f"[localrun] serve over HTTP: make serve EXP={run_dir.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

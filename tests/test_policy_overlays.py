@@ -11,7 +11,7 @@ import pytest
 from scripts import validate
 from scripts.manifests import ROOT
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "kustomization.yaml", "schemas")
+COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "serving", "kustomization.yaml", "schemas")
 CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 

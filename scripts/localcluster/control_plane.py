@@ -2,7 +2,7 @@
 
 Order matters: etcd, then kube-apiserver; the controller-manager (default ServiceAccounts, garbage
 collection of a deleted TFJob's pods) and the scheduler (binds pods to kwok's nodes); the TFJob CRD
-and the operator's webhook plumbing; the Training Operator; kwok and its two nodes; finally the
+and the operator's webhook plumbing; the Training Operator; kwok and its two nodes; KServe's CRDs (serving/ manifests); finally the
 project's own namespace (argocd/namespace.yaml, Pod Security `restricted`), so `make apply` works
 at once.
 """
@@ -22,6 +22,7 @@ from scripts.localcluster.api import wait_until
 from scripts.localcluster.build import build_all
 from scripts.localcluster.certs import CLIENT_IDENTITIES, Pki, ensure_pki
 from scripts.localcluster.daemons import PORT_NAMES, Cluster, free_ports, log_tail, start, step, wait_for_daemon
+from scripts.localcluster.kserve import install_crds as install_kserve_crds
 from scripts.localcluster.kwok_nodes import start_kwok
 from scripts.localcluster.pins import ROOT, STATE, binary, cache_dir
 from scripts.localcluster.training_operator import install_operator_resources, start_operator
@@ -199,6 +200,7 @@ def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
         install_operator_resources(cluster)
         start_operator(cluster)
         start_kwok(cluster)
+        install_kserve_crds(cluster)
         apply_project_namespace(cluster)
     except BaseException:
         step("start failed; stopping what was started (logs kept in .cluster/logs)")
