@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scripts import trainer_inputs
 from scripts.manifests import Rendered
 from trainers.runtime import keys as runtime_keys
-from trainers.runtime.config import CONFIG_LIKE_ENV, ConfigError, parse_values
+from trainers.runtime.config import CONFIG_LIKE_ENV, ConfigError
+from trainers.runtime.keyset import parse_values
 from trainers.tasks import registry
 
 REMOTE_SCHEMES = ("gs://", "s3://")
 LEADER_REPLICAS = ("Chief", "Master")
-JOB_NAME_FIELD = "metadata.labels['training.kubeflow.org/job-name']"
 
 
 class ExportLocationError(ValueError):
@@ -36,35 +37,27 @@ class ExportLocation:
         return self.uri.startswith(REMOTE_SCHEMES)
 
 
-def _chief_container(job: dict) -> dict:
+def _chief_container(job: dict) -> tuple[str, dict]:
+    """(replica type, its `tensorflow` container) of the replica that exports."""
     replicas = (job.get("spec") or {}).get("tfReplicaSpecs") or {}
-    leader = next((replicas[t] for t in LEADER_REPLICAS if t in replicas), None) or next(iter(replicas.values()), None)
-    containers = ((((leader or {}).get("template") or {}).get("spec") or {}).get("containers")) or []
+    leader = next((t for t in LEADER_REPLICAS if t in replicas), None) or next(iter(replicas), None)
+    spec = replicas.get(leader) or {}
+    containers = (((spec.get("template") or {}).get("spec") or {}).get("containers")) or []
     container = next((c for c in containers if c.get("name") == "tensorflow"), None)
     if container is None:
         raise ExportLocationError("its TFJob has no Chief container named tensorflow")
-    return container
+    return leader, container
 
 
-def _layers(rendered: Rendered, container: dict, job_name: str) -> list[tuple[str, dict[str, str]]]:
-    configmaps = {d.get("metadata", {}).get("name"): d.get("data") or {} for d in rendered.of_kind("ConfigMap")}
-    layers = []
-    for source in container.get("envFrom") or []:
-        name = (source.get("configMapRef") or {}).get("name")
-        if name in configmaps:
-            layers.append(
-                (f"ConfigMap {name}", {k: str(v) for k, v in configmaps[name].items() if CONFIG_LIKE_ENV.match(k)})
-            )
-    env = {}
-    for item in container.get("env") or []:
-        if "valueFrom" not in item:
-            env[item["name"]] = str(item.get("value", ""))
-        elif ((item["valueFrom"].get("fieldRef") or {}).get("fieldPath")) == JOB_NAME_FIELD:
-            env[item["name"]] = job_name  # what the pod reads there: the base names the run after the job
-    layers.append(("env", {k: v for k, v in env.items() if CONFIG_LIKE_ENV.match(k)}))
-    args = dict(a[2:].split("=", 1) for a in container.get("args") or [] if a.startswith("--") and "=" in a)
-    layers.append(("args", {k: v for k, v in args.items() if CONFIG_LIKE_ENV.match(k)}))
-    return layers
+def _layers(rendered: Rendered, container: dict, job_name: str, replica: str) -> list[tuple[str, dict[str, str]]]:
+    """The Chief's configuration as the trainer reads it, derived once by scripts/trainer_inputs.py
+    (as `make run` and the policy derive it): environment, then --key=value flags."""
+    configmaps = {d.get("metadata", {}).get("name"): d for d in rendered.of_kind("ConfigMap")}
+    inputs = trainer_inputs.derive(container, "tensorflow", configmaps, trainer_inputs.Pod(job_name, replica))
+    env = {k: v for k, v in inputs.environment().items() if CONFIG_LIKE_ENV.match(k)}
+    found, _ = trainer_inputs.flags(inputs.argv)
+    args = {f.name: f.text for f in found if f.text is not None and CONFIG_LIKE_ENV.match(f.name)}
+    return [("env", env), ("args", args)]
 
 
 def export_location(rendered: Rendered) -> ExportLocation:
@@ -75,7 +68,8 @@ def export_location(rendered: Rendered) -> ExportLocation:
     job_name = jobs[0].get("metadata", {}).get("name", "")
     try:
         tasks = registry()
-        cfg = parse_values(_layers(rendered, _chief_container(jobs[0]), job_name), tasks)
+        replica, container = _chief_container(jobs[0])
+        cfg = parse_values(_layers(rendered, container, job_name, replica), tasks)
         cfg = runtime_keys.resolve(cfg, tasks.for_model_type(cfg.model_type))
     except ConfigError as exc:
         raise ExportLocationError(f"its trainer configuration does not parse: {exc}") from exc

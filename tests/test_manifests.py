@@ -8,6 +8,7 @@ from scripts.manifests import ROOT, kustomizations, render
 
 OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer"]
 SERVED = ["capsule-b", "summarizer"]
+PLATFORM = ["tensorboard", "tracking"]
 
 
 def test_the_repository_validates_clean():
@@ -15,7 +16,7 @@ def test_the_repository_validates_clean():
     assert problems == []
     searches = len(list((ROOT / "katib" / "experiments").glob("*/kustomization.yaml")))
     assert searches == 5
-    assert count == 1 + len(OVERLAYS) + searches + len(SERVED) and objects > 20
+    assert count == 1 + len(OVERLAYS) + searches + len(SERVED) + len(PLATFORM) and objects > 20
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

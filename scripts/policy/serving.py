@@ -26,7 +26,7 @@ from scripts.export_location import ExportLocationError, export_location
 from scripts.manifests import Rendered, render
 from scripts.policy import quantity, sources
 from scripts.policy.images import pin_problem
-from scripts.policy.secrets import CREDENTIAL_NAME, REFERENCE_NAME
+from scripts.policy import secrets
 from scripts.policy.violation import Violation, describe
 
 SERVING_PARENTS = ("serving/models", "serving/apps")
@@ -318,16 +318,10 @@ def rule_images(r: Rendered) -> Iterator[Violation]:
 
 
 def rule_credentials(r: Rendered) -> Iterator[Violation]:
+    """The experiments' credential rules (scripts/policy/secrets.py) on every serving container."""
     for c in containers(r):
-        for env in c.spec.get("env") or []:
-            name = env.get("name", "")
-            if "value" in env and CREDENTIAL_NAME.search(name) and not REFERENCE_NAME.search(name):
-                yield Violation(
-                    r.name,
-                    describe(c.pod.doc),
-                    f"{c.field}.env[{name}].value",
-                    "a credential as a literal value; use valueFrom.secretKeyRef to an existing Secret",
-                )
+        for where, problem in secrets.container_problems(c):
+            yield Violation(r.name, describe(c.pod.doc), where, problem)
 
 
 RULES = [rule_inference_service, rule_pod_security, rule_resources, rule_images, rule_credentials]

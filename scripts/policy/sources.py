@@ -192,7 +192,7 @@ def check_tree(name: str, root: Path) -> list[Violation]:
 
 
 # Directories whose every subdirectory is an Argo CD Application (argocd/*applicationset.yaml).
-APPLICATION_PARENTS = ("overlays", "serving/models", "serving/apps")
+APPLICATION_PARENTS = ("overlays", "platform", "serving/models", "serving/apps")
 
 
 def applications(root: Path) -> tuple[list[str], list[Violation]]:
