@@ -55,7 +55,11 @@ def test_gpu_and_key_components():
 
 
 def test_applicationset_covers_overlays_but_not_katib():
-    docs = {d["kind"]: d for d in render(".").documents if d["metadata"]["name"] != "textjobs-serving"}
+    docs = {
+        d["kind"]: d
+        for d in render(".").documents
+        if d["metadata"]["name"] not in ("textjobs-serving", "textjobs-platform")
+    }
     directories = docs["ApplicationSet"]["spec"]["generators"][0]["git"]["directories"]
     assert directories == [{"path": "overlays/*"}]
     sync = docs["ApplicationSet"]["spec"]["template"]["spec"]["syncPolicy"]

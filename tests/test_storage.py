@@ -137,16 +137,16 @@ def test_bucket_defaults_to_gs_and_keeps_a_given_scheme():
 
 
 def test_bucket_and_model_dir_defaults_work_for_any_registered_scheme(monkeypatch):
-    from trainers.runtime import config
+    from trainers.runtime import keyset
     from trainers.runtime.storage import base
     from trainers.tasks import registry
 
     with pytest.raises(ConfigError, match="bucket='s3://my-bucket' is not a valid bucket name"):
-        config.load({}, {"bucket": "s3://my-bucket"}, registry())  # no s3 backend yet
+        keyset.load({}, {"bucket": "s3://my-bucket"}, registry())  # no s3 backend yet
     monkeypatch.setitem(base._MODULES, "s3", "a.backend.module")  # what registering S3 will add
-    cfg = config.load({}, {"bucket": "s3://my-bucket", "runName": "exp-1"}, registry())
+    cfg = keyset.load({}, {"bucket": "s3://my-bucket", "runName": "exp-1"}, registry())
     assert (cfg.model_dir, cfg.export_dir) == ("s3://my-bucket/runs/exp-1", "s3://my-bucket/runs/exp-1/export")
-    cfg = config.load({}, {"bucket": "my-bucket", "runName": "exp-1"}, registry())
+    cfg = keyset.load({}, {"bucket": "my-bucket", "runName": "exp-1"}, registry())
     assert cfg.model_dir == "gs://my-bucket/runs/exp-1"  # no scheme: gs, as before
 
 

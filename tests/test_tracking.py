@@ -77,7 +77,7 @@ def assert_run_matches(tracking, model_dir: Path, experiment: str, run_name: str
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_each_task_logs_parameters_metrics_and_artifacts(tracking, tmp_path, task):
-    from trainers.runtime import config
+    from trainers.runtime import keyset
     from trainers.tasks import registry
 
     flags, tiny = TASKS[task]
@@ -88,7 +88,7 @@ def test_each_task_logs_parameters_metrics_and_artifacts(tracking, tmp_path, tas
     assert "warning" not in result.stdout.lower(), result.stdout[-3000:]
     run = assert_run_matches(tracking, model_dir, task, f"{task}-train-r1", tmp_path)  # experiment: the overlay
     # Every configuration key of the runtime and the task, with the value the run used.
-    cfg = config.load({**(TINY if tiny else {}), **values}, {}, registry())
+    cfg = keyset.load({**(TINY if tiny else {}), **values}, {}, registry())
     assert set(run.data.params) == set(cfg.texts)
     assert run.data.params["modelType"] == flags["modelType"]
     assert run.data.params["numEpochs"] == "2"

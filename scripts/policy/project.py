@@ -31,7 +31,9 @@ def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered], roo
     rendered = {(_group(d), d.get("kind")) for r in experiments if not r.error for d in r.documents}
     allowlist = platform.allowlist(root)
     # The platform's own project (textjobs-platform) is judged by scripts/policy/services.py.
-    for project in (p for p in bootstrap.of_kind("AppProject") if (p.get("metadata") or {}).get("name") != PLATFORM_PROJECT):
+    for project in (
+        p for p in bootstrap.of_kind("AppProject") if (p.get("metadata") or {}).get("name") != PLATFORM_PROJECT
+    ):
         spec = project.get("spec") or {}
         obj = describe(project)
         name = (project.get("metadata") or {}).get("name")

@@ -24,9 +24,8 @@ from pathlib import Path
 
 from scripts.export_location import ExportLocationError, export_location
 from scripts.manifests import Rendered, render
-from scripts.policy import quantity, sources
+from scripts.policy import quantity, secrets, sources
 from scripts.policy.images import pin_problem
-from scripts.policy import secrets
 from scripts.policy.violation import Violation, describe
 
 SERVING_PARENTS = ("serving/models", "serving/apps")

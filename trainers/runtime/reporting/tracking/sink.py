@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainers.runtime.reporting.files import write_json_atomically
-from trainers.runtime.reporting.sinks import Sink, row_values
+from trainers.runtime.reporting.sink import Sink, row_values
 from trainers.runtime.reporting.tracking import naming
 
 RUN_KEY_FILE = "tracking.json"
