@@ -258,7 +258,11 @@ def test_an_object_is_applied_at_the_path_its_own_fields_name():
     assert resource_path(node) == "/api/v1/nodes/kwok-gpu"
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "op"}}
     assert resource_path(role) == "/apis/rbac.authorization.k8s.io/v1/clusterroles/op"
-    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy", "metadata": {"name": "p"}}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": {"name": "p"},
+    }
     assert resource_path(policy) == "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/p"
 
 
