@@ -290,7 +290,7 @@ def test_no_process_survives_a_failed_start(tmp_path, monkeypatch):
     """A start that fails half-way stops what it started and keeps the logs."""
     from scripts.localcluster import control_plane
 
-    def broken_apiserver(cluster):
+    def broken_apiserver(cluster, real_node=False):
         processes.start(cluster.state, "kube-apiserver", ["/bin/sleep", "300"])
         raise NotReady("kube-apiserver not ready after 0s")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,11 +59,28 @@ class Slot:
 
 @contextmanager
 def machine_lock() -> Iterator[None]:
-    """Held while a node claims its slot and starts, and while stale claims are reaped."""
-    CLAIMS.mkdir(parents=True, exist_ok=True)
-    with (CLAIMS / ".lock").open("w") as lock:
+    """Held while a node claims its slot and starts, while stale claims are reaped and while a slot
+    is released. The last release removes the lock file and its directory, so a waiter that then
+    gets the lock of a removed file tries again on a fresh one."""
+    path = CLAIMS / ".lock"
+    while True:
+        CLAIMS.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = path.open("a")
+        except FileNotFoundError:  # removed between mkdir and open by the last release
+            continue
         fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        lock.close()
+    try:
         yield
+    finally:
+        lock.close()
 
 
 def claims() -> list[Slot]:
@@ -99,12 +117,11 @@ def routed_subnets(routes: str | None = None) -> list[ipaddress.IPv4Network]:
 
 
 def release(slot: Slot) -> None:
+    """Under machine_lock: drop the claim; the last one gone, leave /run as it was."""
     (CLAIMS / f"{slot.number}.json").unlink(missing_ok=True)
-    try:
-        (CLAIMS / ".lock").unlink()
-        CLAIMS.rmdir()  # the last node gone: leave /run as it was
-    except OSError:
-        pass
+    if not list(CLAIMS.glob("*.json")):
+        (CLAIMS / ".lock").unlink(missing_ok=True)
+        CLAIMS.rmdir()
 
 
 def reap_stale(log=print) -> None:
@@ -115,7 +132,7 @@ def reap_stale(log=print) -> None:
         log(f"real node: slot {slot.number} of {slot.state} has no process left; removing its bridge and cgroups")
         delete_bridge(slot.bridge)
         node_cgroups.remove(slot.cgroup)
-        (CLAIMS / f"{slot.number}.json").unlink(missing_ok=True)
+        (CLAIMS / f"{slot.number}.json").unlink(missing_ok=True)  # the lock stays: a claim follows
 
 
 def claim(state: Path) -> Slot:
