@@ -191,7 +191,7 @@ def test_capsule_b_trains_in_a_container_and_make_logs_streams_it(node: RealClus
 
 
 def test_summarizer_trains_in_a_container_and_its_export_writes_headlines(node: RealCluster, tmp_path):
-    docs = experiment("summarizer", {**SHORT, "evalSamples": "20"})
+    docs = experiment("summarizer", {**SHORT, "trainSteps": "20", "evalSamples": "10"})
     job = tfjob(docs)["metadata"]["name"]
     node.apply(yaml.safe_dump_all(docs))
     node.wait_for_condition(job, "Succeeded", timeout_s=600)
@@ -203,7 +203,7 @@ def test_summarizer_trains_in_a_container_and_its_export_writes_headlines(node: 
 
 def test_sigterm_ends_the_pod_with_143_and_the_restarted_pod_resumes(node: RealCluster):
     name = "sigterm-resume"
-    docs = experiment("capsule-b", {"numEpochs": "3", "checkpointEvery": "10", "logEvery": "10"}, name=name)
+    docs = experiment("capsule-b", {"trainSteps": "60", "checkpointEvery": "10", "logEvery": "10"}, name=name)
     watch = PodWatch(node, name)
     try:
         node.apply(yaml.safe_dump_all(docs))

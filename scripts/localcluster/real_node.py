@@ -137,7 +137,10 @@ def _drain(cluster: Cluster) -> None:
     path = f"/api/v1/nodes/{kubelet.NODE_NAME}"
     api.request("PATCH", path, {"spec": {"unschedulable": True}}, "application/merge-patch+json")
     _, pods = api.get(f"/api/v1/pods?fieldSelector=spec.nodeName={kubelet.NODE_NAME}")
-    for pod in pods.get("items", []) if isinstance(pods, dict) else []:
+    items = pods.get("items", []) if isinstance(pods, dict) else []
+    running = [p for p in items if p.get("status", {}).get("phase") == "Running"]
+    step(f"real node: cordoned; deleting {len(items)} pod(s), {len(running)} running (each gets its grace period)")
+    for pod in items:
         meta = pod["metadata"]
         api.request("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}")
 
