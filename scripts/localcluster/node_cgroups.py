@@ -43,7 +43,18 @@ def _prepare(directory: Path) -> None:
 def create(root: str) -> None:
     for hierarchy in hierarchies():
         _prepare(hierarchy / root)
+        if hierarchy == CGROUP_FS:  # cgroup v2 only (no v1 controllers): hand the controllers down
+            _delegate_controllers(hierarchy / root)
         _prepare(hierarchy / root / RUNTIME)
+
+
+def _delegate_controllers(directory: Path) -> None:
+    """On a pure cgroup v2 machine the kubelet's pods under /<root>/kubepods need the controllers
+    enabled in /<root> (which itself holds no process: containerd and the kubelet are in runtime/).
+    Not exercised on this machine kind (hybrid layout); written for cgroup v2 hosts."""
+    available = (directory / "cgroup.controllers").read_text().split()
+    if available:
+        (directory / "cgroup.subtree_control").write_text(" ".join(f"+{name}" for name in available))
 
 
 def join_lines(root: str) -> list[str]:
