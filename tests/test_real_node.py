@@ -28,7 +28,7 @@ from scripts.manifests import ROOT
 from tests.live_cluster import RealCluster, documents, render
 
 pytestmark = pytest.mark.slow
-SHORT = {"numEpochs": "1", "logEvery": "10"}
+SHORT = {"numEpochs": "1", "trainSteps": "30", "logEvery": "10"}
 HOST_PATHS = ("/run/netns", "/var/lib/cni", "/var/log/containers", "/var/log/pods", "/run/containerd")
 
 
@@ -203,7 +203,7 @@ def test_summarizer_trains_in_a_container_and_its_export_writes_headlines(node: 
 
 def test_sigterm_ends_the_pod_with_143_and_the_restarted_pod_resumes(node: RealCluster):
     name = "sigterm-resume"
-    docs = experiment("capsule-b", {"trainSteps": "60", "checkpointEvery": "10", "logEvery": "10"}, name=name)
+    docs = experiment("capsule-b", {"trainSteps": "40", "checkpointEvery": "10", "logEvery": "10"}, name=name)
     watch = PodWatch(node, name)
     try:
         node.apply(yaml.safe_dump_all(docs))
@@ -232,7 +232,7 @@ def test_sigterm_ends_the_pod_with_143_and_the_restarted_pod_resumes(node: RealC
 def test_a_pod_over_its_memory_limit_is_oom_killed_and_restarted_until_the_deadline(node: RealCluster):
     name = "oom-limited"
     docs = experiment(
-        "capsule-b", SHORT, name=name, limits={"cpu": "500m", "memory": "200Mi"}, activeDeadlineSeconds=60
+        "capsule-b", SHORT, name=name, limits={"cpu": "500m", "memory": "200Mi"}, activeDeadlineSeconds=40
     )
     watch = PodWatch(node, name)
     try:
