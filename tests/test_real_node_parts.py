@@ -11,6 +11,7 @@ import os
 import subprocess
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -122,36 +123,39 @@ def test_the_cgroup_tree_holds_what_the_node_starts_and_is_removed_after_it(tmp_
 
 
 @needs_root
-def test_a_stale_claim_is_reaped_and_a_live_one_kept(claims_dir, tmp_path):
-    stale, live = _free_cgroup_slot(tmp_path / "stale"), None
-    node_cgroups.create(stale.cgroup)
+def test_a_dead_nodes_claim_is_reaped_with_its_leftovers_and_a_live_one_kept(claims_dir, tmp_path):
+    """Dead: its containerd is gone but a process (a shim, say) is left in its cgroups. Live: its
+    recorded containerd runs."""
+    stale = _free_cgroup_slot(tmp_path / "stale")
+    live = next(
+        node_network.Slot(n, str(tmp_path / "live"))
+        for n in range(stale.number + 1, 256)
+        if not node_cgroups.exists(f"textjobs-node{n}") and not node_network.bridge_exists(f"textjobs{n}")
+    )
     claims_dir.mkdir()
-    (claims_dir / f"{stale.number}.json").write_text(json.dumps(stale.__dict__))
-    for number in range(stale.number + 1, 256):
-        candidate = node_network.Slot(number, str(tmp_path / "live"))
-        if not node_cgroups.exists(candidate.cgroup) and not node_network.bridge_exists(candidate.bridge):
-            live = candidate
-            break
-    assert live is not None
-    node_cgroups.create(live.cgroup)
-    (claims_dir / f"{live.number}.json").write_text(json.dumps(live.__dict__))
-    sleeper = subprocess.Popen(["sh", "-c", "\n".join([*node_cgroups.join_lines(live.cgroup), "exec sleep 300"])])
+    for slot in (stale, live):
+        node_cgroups.create(slot.cgroup)
+        (claims_dir / f"{slot.number}.json").write_text(json.dumps(slot.__dict__))
+    leftover = subprocess.Popen(["sh", "-c", "\n".join([*node_cgroups.join_lines(stale.cgroup), "exec sleep 300"])])
+    containerd = processes.start(Path(live.state), "containerd", ["/bin/sleep", "300"])
     try:
         deadline = time.monotonic() + 10
-        while sleeper.pid not in node_cgroups.processes(live.cgroup):
+        while leftover.pid not in node_cgroups.processes(stale.cgroup) or not containerd.alive():
             assert time.monotonic() < deadline
             time.sleep(0.05)
         messages = []
         with node_network.machine_lock():
             node_network.reap_stale(messages.append)
         assert [slot.number for slot in node_network.claims()] == [live.number]
+        assert leftover.wait(timeout=10) == -9, "the dead node's leftover process must be ended"
         assert node_cgroups.exists(stale.cgroup) == [] and node_cgroups.exists(live.cgroup)
         assert len(messages) == 1 and f"slot {stale.number}" in messages[0]
     finally:
-        node_cgroups.kill_all(live.cgroup)
-        sleeper.wait(timeout=10)
-        node_cgroups.remove(live.cgroup)
-        node_cgroups.remove(stale.cgroup)
+        processes.stop(Path(live.state), containerd)
+        leftover.kill()
+        for slot in (stale, live):
+            node_cgroups.kill_all(slot.cgroup)
+            node_cgroups.remove(slot.cgroup)
 
 
 def test_a_daemon_started_through_a_wrapper_is_recorded_as_what_the_wrapper_execs(tmp_path):

@@ -12,8 +12,9 @@ gateway, no NAT, no default route), and this machine does not forward, so a pod 
 beyond this node. The CNI bridge plugin is told `isGateway: false`: with true it would also turn on
 IP forwarding for the whole machine.
 
-A claim whose cgroup tree has no process left (its cluster was killed, not taken down) is stale:
-the next real node to start removes its bridge and cgroups and takes the number.
+A claim whose containerd no longer runs (its cluster was killed, not taken down) is stale: the next
+real node to start ends what is left in its cgroup tree (shims, containers), removes its cgroups
+and bridge, and takes the number.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scripts.localcluster import node_cgroups
+from scripts.localcluster import node_cgroups, processes
 
 CLAIMS = Path("/run/textjobs-real-node")
 POD_RANGE = ipaddress.ip_network("198.18.0.0/15")
@@ -124,14 +125,21 @@ def release(slot: Slot) -> None:
         CLAIMS.rmdir()
 
 
+def alive(slot: Slot) -> bool:
+    """A node lives while the containerd its cluster recorded runs. Its shims and containers can
+    outlive a containerd killed with its test process; they are the leftovers reap_stale ends."""
+    return any(d.name == "containerd" and d.alive() for d in processes.recorded(Path(slot.state)))
+
+
 def reap_stale(log=print) -> None:
-    """Under machine_lock: clean up after nodes whose processes are all gone."""
+    """Under machine_lock (so no node is half-started): clean up after nodes whose containerd is gone."""
     for slot in claims():
-        if node_cgroups.processes(slot.cgroup):
+        if alive(slot):
             continue
-        log(f"real node: slot {slot.number} of {slot.state} has no process left; removing its bridge and cgroups")
-        delete_bridge(slot.bridge)
+        log(f"real node: slot {slot.number} of {slot.state} is dead; removing what is left of it")
+        node_cgroups.kill_all(slot.cgroup)
         node_cgroups.remove(slot.cgroup)
+        delete_bridge(slot.bridge)
         (CLAIMS / f"{slot.number}.json").unlink(missing_ok=True)  # the lock stays: a claim follows
 
 
