@@ -21,6 +21,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from shlex import quote
 
 from scripts.localcluster import node_cgroups, processes
 from scripts.localcluster.daemons import Cluster, log_tail, start, wait_for_daemon
@@ -84,11 +85,11 @@ def namespace_script(cluster: Cluster, slot: Slot) -> str:
     lines = ["set -eu"]
     lines += node_cgroups.join_lines(slot.cgroup)
     for target, name in PRIVATE_DIRS.items():
-        lines.append(f"mount --bind {node / name} {target}")
+        lines.append(f"mount --bind {quote(str(node / name))} {target}")
     for key, value in SHADOWED_SYSCTLS.items():
         shadow = node / "sysctl" / key.replace("/", "_")
-        lines.append(f"echo {value} > {shadow} && mount --bind {shadow} /proc/sys/{key}")
-    lines.append(f"exec {CONTAINERD} --config {node / 'containerd.toml'}")
+        lines.append(f"echo {value} > {quote(str(shadow))} && mount --bind {quote(str(shadow))} /proc/sys/{key}")
+    lines.append(f"exec {CONTAINERD} --config {quote(str(node / 'containerd.toml'))}")
     return "\n".join(lines)
 
 

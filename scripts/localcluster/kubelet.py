@@ -24,6 +24,7 @@ Settings, each answering an error met on this machine kind (Kubernetes 1.36, a F
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import yaml
@@ -93,8 +94,17 @@ def start_kubelet(cluster: Cluster, slot: Slot, containerd: processes.Daemon) ->
         [
             "set -eu",
             *join_lines(slot.cgroup),
-            f"exec {kubelet} --config={path} --kubeconfig={cluster.kubeconfig_for('kubelet')}"
-            f" --hostname-override={NODE_NAME} --root-dir={node / 'kubelet'} --v=1",
+            "exec "
+            + shlex.join(
+                [
+                    kubelet,
+                    f"--config={path}",
+                    f"--kubeconfig={cluster.kubeconfig_for('kubelet')}",
+                    f"--hostname-override={NODE_NAME}",
+                    f"--root-dir={node / 'kubelet'}",
+                    "--v=1",
+                ]
+            ),
         ]
     )
     # The kubelet joins containerd's mount namespace: the volumes it mounts for pods must be where

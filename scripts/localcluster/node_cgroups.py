@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from shlex import quote
 
 CGROUP_FS = Path("/sys/fs/cgroup")
 RUNTIME = "runtime"
@@ -59,7 +60,7 @@ def _delegate_controllers(directory: Path) -> None:
 
 def join_lines(root: str) -> list[str]:
     """Shell lines that move the running shell into /<root>/runtime of every hierarchy (before exec)."""
-    return [f"echo $$ > {hierarchy / root / RUNTIME / 'cgroup.procs'}" for hierarchy in hierarchies()]
+    return [f"echo $$ > {quote(str(hierarchy / root / RUNTIME / 'cgroup.procs'))}" for hierarchy in hierarchies()]
 
 
 def processes(root: str) -> set[int]:
