@@ -12,7 +12,7 @@ MODEL ?=
 CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -41,8 +41,8 @@ scan-history: setup ## Scan every commit of the repository for credentials (gitl
 cluster-build: setup ## Build the local cluster's pinned binaries into ~/.cache/textjobs (once; ~10-25 min cold)
 	@$(PY) -m scripts.localcluster build $(ARGS)
 
-cluster-up: setup ## Start a local Kubernetes + Training Operator + kwok on 127.0.0.1 (builds first if needed)
-	@$(PY) -m scripts.localcluster up
+cluster-up: setup ## Start a local Kubernetes + Training Operator + kwok on 127.0.0.1 (builds first if needed); REAL_NODE=1 adds a real kubelet node (root)
+	@$(PY) -m scripts.localcluster up $(if $(REAL_NODE),--real-node) $(ARGS)
 
 cluster-down: setup ## Stop every process cluster-up started and delete the local cluster's state
 	@$(PY) -m scripts.localcluster down
@@ -83,11 +83,14 @@ serve: setup ## Serve EXP's local export (or MODEL=<export dir or gs://>) on 127
 schemas: setup ## Regenerate schemas/ from the pinned CRDs (Go module proxy) and Kubernetes schemas
 	@$(PY) -m scripts.gen_schemas
 
-image: ## Build the trainer image (needs a Docker engine)
-	@python3 -m scripts.image build $(IMAGE)
+image: ## Build the GPU trainer image IMAGE (Docker where an engine runs, else buildah)
+	@python3 -m scripts.image build $(IMAGE) $(ARGS)
 
-push: ## Push the trainer image IMAGE (needs a Docker engine and registry login)
-	@python3 -m scripts.image push $(IMAGE)
+push: ## Push the trainer image IMAGE (Docker or buildah; registry login first)
+	@python3 -m scripts.image push $(IMAGE) $(ARGS)
+
+local-image: setup ## Build the CPU trainer image for the local real node without Docker (root; cached)
+	@$(PY) -m scripts.image local $(ARGS)
 
 benchmark: setup ## Benchmark task TASK (default classify: speed, memory, accuracy per model; summarize: ROUGE, tokens/s)
 	@$(PY) -m scripts.task_tools benchmark $(TASK) $(ARGS)

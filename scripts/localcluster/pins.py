@@ -61,9 +61,9 @@ COMPONENTS = {
         KUBERNETES,
         packages=tuple(
             f"k8s.io/kubernetes/cmd/{name}"
-            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")
         ),
-        binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
+        binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet"),
         wrapper="kubernetes",
         ldflags=_kubernetes_ldflags(),
     ),
