@@ -7,9 +7,12 @@ FROM ?= capsule-b
 IMAGE ?= ghcr.io/example/textjobs-trainer:0.1.0
 ARGS ?=
 TASK ?=
+SORT ?=
+MODEL ?=
+CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -38,8 +41,8 @@ scan-history: setup ## Scan every commit of the repository for credentials (gitl
 cluster-build: setup ## Build the local cluster's pinned binaries into ~/.cache/textjobs (once; ~10-25 min cold)
 	@$(PY) -m scripts.localcluster build $(ARGS)
 
-cluster-up: setup ## Start a local Kubernetes + Training Operator + kwok on 127.0.0.1 (builds first if needed)
-	@$(PY) -m scripts.localcluster up
+cluster-up: setup ## Start a local Kubernetes + Training Operator + kwok on 127.0.0.1 (builds first if needed); REAL_NODE=1 adds a real kubelet node (root)
+	@$(PY) -m scripts.localcluster up $(if $(REAL_NODE),--real-node) $(ARGS)
 
 cluster-down: setup ## Stop every process cluster-up started and delete the local cluster's state
 	@$(PY) -m scripts.localcluster down
@@ -71,20 +74,47 @@ delete: setup ## Delete EXP's TFJob and ConfigMap from the cluster
 new: setup ## Scaffold overlays/EXP from overlays/FROM (default capsule-b) with a fresh run name
 	@$(PY) -m scripts.new_experiment $(EXP) --from $(FROM)
 
+new-serving: setup ## Serve EXP from Git: write serving/models/EXP, a KServe InferenceService over EXP's exports (CANARY=percent)
+	@$(PY) -m scripts.new_serving $(EXP) --canary $(CANARY) $(ARGS)
+
+serve: setup ## Serve EXP's local export (or MODEL=<export dir or gs://>) on 127.0.0.1: TF Serving REST and V2 APIs
+	@$(PY) -m scripts.serve $(EXP) --model "$(MODEL)" $(ARGS)
+
 schemas: setup ## Regenerate schemas/ from the pinned CRDs (Go module proxy) and Kubernetes schemas
 	@$(PY) -m scripts.gen_schemas
 
-image: ## Build the trainer image (needs a Docker engine)
-	@python3 -m scripts.image build $(IMAGE)
+image: ## Build the GPU trainer image IMAGE (Docker where an engine runs, else buildah)
+	@python3 -m scripts.image build $(IMAGE) $(ARGS)
 
-push: ## Push the trainer image IMAGE (needs a Docker engine and registry login)
-	@python3 -m scripts.image push $(IMAGE)
+push: ## Push the trainer image IMAGE (Docker or buildah; registry login first)
+	@python3 -m scripts.image push $(IMAGE) $(ARGS)
+
+local-image: setup ## Build the CPU trainer image for the local real node without Docker (root; cached)
+	@$(PY) -m scripts.image local $(ARGS)
 
 benchmark: setup ## Benchmark task TASK (default classify: speed, memory, accuracy per model; summarize: ROUGE, tokens/s)
 	@$(PY) -m scripts.task_tools benchmark $(TASK) $(ARGS)
 
 sample-data: setup ## Rewrite the bundled sample data of task TASK (default: every task) from its generator
 	@$(PY) -m scripts.task_tools sample-data $(TASK) $(ARGS)
+
+tracking-up: setup ## Start a local MLflow tracking server on 127.0.0.1 and print the UI address (installs its own environment once)
+	@$(PY) -m scripts.tracking up $(ARGS)
+
+tracking-down: setup ## Stop the local MLflow tracking server (its data stays in .tracking/)
+	@$(PY) -m scripts.tracking down
+
+runs: setup ## Table of tracked runs: parameters and final metrics, sorted by SORT (e.g. SORT=val_accuracy)
+	@$(PY) -m scripts.tracking runs --sort "$(SORT)" $(ARGS)
+
+compare: setup ## The tracked runs of experiment EXP side by side, sorted by SORT
+	@$(PY) -m scripts.tracking compare $(EXP) --sort "$(SORT)" $(ARGS)
+
+tensorboard: setup ## Serve EXP's TensorBoard logs (runs/EXP, a run directory or a gs:// run) on 127.0.0.1
+	@$(PY) -m scripts.tensorboard $(EXP) $(ARGS)
+
+benchmark-serving: setup ## Model server latency p50/p90/p99 and requests/s at concurrency 1, 8, 32 beside in-process calls
+	@$(PY) -m scripts.benchmark_serving $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from scripts import validate
-from scripts.manifests import ROOT
+from scripts.manifests import ROOT, VALIDATED_TREE
 from scripts.new_experiment import scaffold
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "kustomization.yaml")
+COPIED = VALIDATED_TREE
 
 
 def main(argv: list[str] | None = None) -> int:

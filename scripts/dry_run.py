@@ -1,6 +1,6 @@
 """The server-side dry run `make validate` adds when a cluster is reachable.
 
-Every experiment is sent to the API server with `--dry-run=server`: schema defaulting, admission,
+Every experiment and served model is sent to the API server with `--dry-run=server`: schema defaulting, admission,
 the Training Operator's webhook. Katib experiments are sent as the TFJob their trial template
 makes (scripts/trials.py), with parameters at both ends of their ranges. A warning from the server
 counts as a problem.
@@ -25,6 +25,7 @@ import yaml
 
 from scripts.kube import ClusterUnavailable, describe, kubectl
 from scripts.manifests import Rendered
+from scripts.policy.serving import is_serving
 from scripts.policy.violation import Violation
 from scripts.policy.violation import describe as describe_object
 from scripts.policy.walk import pods
@@ -48,7 +49,7 @@ def wanted(mode: str) -> str:
 
 
 def _payloads(r: Rendered) -> list[tuple[str, str]]:
-    if r.name.startswith("overlays/"):
+    if r.name.startswith("overlays/") or is_serving(r.name):
         return [(r.name, r.text)]
     experiments = r.of_kind("Experiment")
     configmaps = r.of_kind("ConfigMap")

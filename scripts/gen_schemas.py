@@ -1,8 +1,10 @@
 """Generate the JSON schemas kubeconform validates against, so `make validate` works offline.
 
 Custom resources come from the pinned releases, fetched through the Go module proxy: TFJob from
-the kubeflow/training-operator v1.9.4 CRD, Experiment from kubeflow/katib v0.19.0's OpenAPI spec, and
-Application, ApplicationSet and AppProject from argoproj/argo-cd v2.14.21. Built-in kinds come from
+the kubeflow/training-operator v1.9.4 CRD, Experiment from kubeflow/katib v0.19.0's OpenAPI spec,
+Application, ApplicationSet and AppProject from argoproj/argo-cd v2.14.21, and InferenceService
+from kserve/kserve v0.20.0 (the newest KServe release the module proxy serves; v0.21.0 is refused
+there with 403). Built-in kinds come from
 the pinned `kubernetes-validate` wheel's Kubernetes 1.32 schemas. Every schema is made strict
 (unknown fields are errors, like `kubectl --validate=strict`) and standalone ($refs inlined).
 
@@ -33,6 +35,7 @@ CRD_SOURCES = {
         "manifests/crds/applicationset-crd.yaml",
         "manifests/crds/appproject-crd.yaml",
     ],
+    "github.com/kserve/kserve@v0.20.0": ["config/crd/full/serving.kserve.io_inferenceservices.yaml"],
 }
 # Katib's CRDs carry no schema (x-kubernetes-preserve-unknown-fields); its OpenAPI spec, generated
 # from the Go types of the same release, does.
@@ -40,7 +43,16 @@ KATIB_MODULE = "github.com/kubeflow/katib@v0.19.0"
 KATIB_OPENAPI = "api/openapi-spec/swagger.json"
 K8S_WHEEL = "kubernetes-validate==1.37.0"
 K8S_VERSION = "v1.32.0"
-BUILTIN_KINDS = ["configmap", "namespace", "serviceaccount", "secret"]
+# (kind, API group): the experiments' kinds, and what the platform's services (platform/*) render.
+BUILTIN_KINDS = [
+    ("configmap", ""),
+    ("namespace", ""),
+    ("serviceaccount", ""),
+    ("secret", ""),
+    ("service", ""),
+    ("persistentvolumeclaim", ""),
+    ("deployment", "apps"),
+]
 
 
 def schema_filename(kind: str, group: str, version: str) -> str:
@@ -133,9 +145,10 @@ def builtin_schemas() -> dict[str, dict]:
         base = f"kubernetes_validate/kubernetes-json-schema/{K8S_VERSION}-local-strict"
         definitions = json.loads(wheel.read(f"{base}/_definitions.json"))["$defs"]
         result = {}
-        for kind in BUILTIN_KINDS:
-            schema = json.loads(wheel.read(f"{base}/{kind}-v1.json"))
-            result[schema_filename(kind, "", "v1")] = inline_refs(schema, definitions)
+        for kind, group in BUILTIN_KINDS:
+            name = f"{kind}-{group}-v1.json" if group else f"{kind}-v1.json"
+            schema = json.loads(wheel.read(f"{base}/{name}"))
+            result[schema_filename(kind, group, "v1")] = inline_refs(schema, definitions)
         return result
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from scripts import trainer_inputs, validate
 from scripts.manifests import ROOT, RenderError, render, resolve
+from scripts.tracking.local import point_replicas_at_local_server
 from trainers.runtime import storage
 from trainers.runtime.config import without_config_env
 
@@ -325,6 +326,7 @@ def summarize(run_dir: Path, printer) -> None:
     if export:
         printer(f"[localrun] model: {export}")
         printer(f'[localrun] predict: .venv/bin/python -m trainers predict --model {Path(export).parent} "some text"')
+        printer(f"[localrun] serve over HTTP: make serve EXP={run_dir.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             replica.env.update(server.env())
     run_policy = job["spec"].get("runPolicy") or {}
     printer(f"[localrun] TFJob {job_name}: {', '.join(r.role for r in replicas)}; run directory {run_dir}")
+    point_replicas_at_local_server(replicas, printer)
     deadline = time.monotonic() + float(run_policy.get("activeDeadlineSeconds", 86400))
     try:
         code = supervise(replicas, int(run_policy.get("backoffLimit", 0)), deadline, printer)

@@ -11,38 +11,12 @@ import json
 import sys
 from pathlib import Path
 
+from trainers.runtime.reporting.plot import plot as plot_metrics
+
 
 def plot(run_dir: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    history = metrics["history"]
-    if not history:
-        raise ValueError(f"{run_dir}/metrics.json has no epochs yet")
-    epochs = [row["epoch"] for row in history]
-    figure, (loss_axes, score_axes) = plt.subplots(1, 2, figsize=(10, 4))
-    scores = [k for k in history[-1] if k not in ("epoch", "step") and not k.endswith("loss")]
-    for axes, title, names in ((loss_axes, "loss", ["loss", "val_loss"]), (score_axes, "scores", scores)):
-        for name in names:
-            if name in history[-1]:
-                style = "s--" if name.startswith("val_") else "o-"
-                axes.plot(epochs, [row.get(name, float("nan")) for row in history], style, label=name)
-        axes.set_xlabel("epoch")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_title(title)
-        axes.grid(alpha=0.3)
-        if names:
-            axes.legend(fontsize="small")
-    figure.suptitle(f"{metrics.get('run_name', '')} ({metrics.get('model_type', '')})")
-    figure.tight_layout()
-    out = run_dir / "metrics.png"
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
-    return out
+    return plot_metrics(metrics, run_dir / "metrics.png")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = ROOT / "bin"
 STAMP = VENV / ".textjobs-setup"
-EXTRAS = "cpu,dev"
+EXTRAS = "cpu,dev,serve"
 
 # Pinned command-line tools, installed from the Go module proxy.
 TOOLS = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from scripts import dry_run, policy
 from scripts.manifests import ROOT, Rendered, kustomizations, render_all
-from scripts.policy import platform, sources
+from scripts.policy import platform, services, sources
 
 KUBECONFORM = ROOT / "bin" / "kubeconform"
 # Built-in kinds first (no group), then custom resources; see scripts/gen_schemas.py.
@@ -119,6 +119,7 @@ def validate(
     problems += [policy.Violation(r.name, "kustomize build", "-", r.error) for r in rendered if r.error]
     problems += kubeconform(rendered, ROOT / "schemas")
     problems += policy.check_all(rendered, root)
+    problems += services.check_all(rendered, root)  # platform/*: shared services, not experiments
     if scan:
         problems += policy.scan_repository_for_secrets(repository_files(root), root)
     if server and not problems:

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-# The private local cluster of the end-to-end tests (started only by tests that ask for it), and
-# the storage backends under test (`store`, `bucket_store`).
-pytest_plugins = ["tests.live_cluster", "tests.buckets"]
+# The private local cluster of the end-to-end tests (started only by tests that ask for it), the
+# storage backends under test (`store`, `bucket_store`) and a real MLflow server (`mlflow_server`).
+pytest_plugins = ["tests.live_cluster", "tests.buckets", "tests.mlflow_server"]
 
 
 @pytest.fixture(autouse=True)

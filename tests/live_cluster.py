@@ -119,3 +119,51 @@ def cluster(tmp_path_factory):
         yield Kube(started.kubeconfig)
     finally:
         control_plane.down(state)
+
+
+def require_real_node() -> None:
+    """Skip (fail under TEXTJOBS_REQUIRE_CLUSTER=1) unless a real node can start without a long build:
+    root, the Debian packages, the kubelet and the trainer image's base layer (`make cluster-build
+    ARGS=node` makes them all)."""
+    from scripts.image import base_layer, local
+    from scripts.localcluster import node_packages
+
+    require_binaries()
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("root")
+    if missing := node_packages.missing():
+        problems.append(f"Debian packages {', '.join(missing)}")
+    if base_layer.load(local.image_cache() / f"base-{base_layer.base_key()}") is None:
+        problems.append("the trainer image's base layer")
+    if not problems:
+        return
+    message = f"real node: needs {'; '.join(problems)}; `make cluster-build ARGS=node` as root makes them"
+    if os.environ.get("TEXTJOBS_REQUIRE_CLUSTER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class RealCluster(Kube):
+    state: Path = Path()
+
+    @property
+    def record(self):
+        from scripts.localcluster import real_node
+
+        return real_node.load(self.state)
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory):
+    """A private cluster started as `make cluster-up REAL_NODE=1` starts one (the image's code layer is
+    rebuilt when trainers/ changed; nothing longer is built here)."""
+    require_real_node()
+    state = tmp_path_factory.mktemp("real-cluster")
+    started = control_plane.up(state, ephemeral=True, real_node=True, build=False)
+    try:
+        yield RealCluster(started.kubeconfig, state)
+    finally:
+        if (state / "ports.json").exists():
+            control_plane.down(state)

@@ -1,7 +1,8 @@
 """End to end on a real API server with the real Training Operator (webhook on) and kwok nodes.
 
 Every shipped experiment and every Katib trial template is server-side applied (dry run, then for
-real, without warnings) and driven to Succeeded; a failing replica fails its job; a preempted one
+real, without warnings) and driven to Succeeded; every served model (serving/models/*) is applied
+against KServe's pinned CRDs; a failing replica fails its job; a preempted one
 (137/143) restarts; `make status/diff/delete` work against it; the Argo CD bootstrap applies with
 Argo CD's pinned CRDs.
 """
@@ -22,6 +23,7 @@ from tests.live_cluster import Kube, documents, render, require_binaries
 
 OVERLAYS = sorted(p.parent.name for p in (ROOT / "overlays").glob("*/kustomization.yaml"))
 SEARCHES = sorted(p.parent.name for p in (ROOT / "katib" / "experiments").glob("*/kustomization.yaml"))
+SERVED = sorted(p.parent.name for p in (ROOT / "serving" / "models").glob("*/kustomization.yaml"))
 pytestmark = pytest.mark.slow
 
 
@@ -220,6 +222,10 @@ def test_argocd_bootstrap_applies_with_argocd_crds(cluster: Kube):
     assert_no_warnings(result, "bootstrap")
     assert cluster.get("appproject", "textjobs", "argocd")["spec"]["destinations"][0]["namespace"] == "textjobs"
     assert cluster.get("applicationset", "textjobs-experiments", "argocd")
+    assert (
+        cluster.get("applicationset", "textjobs-serving", "argocd")["spec"]["template"]["spec"]["project"]
+        == (cluster.get("appproject", "textjobs-serving", "argocd")["metadata"]["name"])
+    )
     data = cluster.get("configmap", "argocd-cm", "argocd")["data"]
     assert data["url"] == "https://argocd.example.com"  # Argo CD's own keys survive the merge
     assert data["resource.customizations.health.kubeflow.org_TFJob"] == (ROOT / "argocd/health/tfjob.lua").read_text()
@@ -346,3 +352,26 @@ def test_kubernetes_pod_security_agrees_with_the_static_rules_on_every_case(clus
         if (job in refused) != want or (job in static) != want
     }
     assert disagree == {}
+
+
+@pytest.mark.parametrize("model", SERVED)
+def test_every_served_model_applies_against_kserve_crds(cluster: Kube, model: str):
+    """KServe's controller does not run here (README, Serving): the API server stores and validates
+    the InferenceService against KServe's pinned CRD, with server-side apply as Argo CD syncs it."""
+    text = render(f"serving/models/{model}")
+    assert_no_warnings(cluster.apply(text, "--dry-run=server"), f"{model} dry run")
+    assert_no_warnings(cluster.apply(text), model)
+    [isvc] = [d for d in documents(text) if d["kind"] == "InferenceService"]
+    stored = cluster.get("inferenceservice", isvc["metadata"]["name"])
+    assert stored["spec"]["predictor"]["model"] == isvc["spec"]["predictor"]["model"]  # nothing pruned
+    account = cluster.get("serviceaccount", stored["spec"]["predictor"]["serviceAccountName"])
+    assert account["secrets"] == [{"name": "textjobs-model-storage"}]
+
+
+def test_the_api_server_refuses_an_inference_service_the_crd_does_not_allow(cluster: Kube):
+    [isvc] = [d for d in documents(render(f"serving/models/{SERVED[0]}")) if d["kind"] == "InferenceService"]
+    isvc = json.loads(json.dumps(isvc))
+    isvc["metadata"]["name"] = "refused"
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = "ten"
+    refused = cluster.run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(isvc), check=False)
+    assert refused.returncode != 0 and "canaryTrafficPercent" in refused.stderr, refused.stderr

@@ -258,6 +258,12 @@ def test_an_object_is_applied_at_the_path_its_own_fields_name():
     assert resource_path(node) == "/api/v1/nodes/kwok-gpu"
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "op"}}
     assert resource_path(role) == "/apis/rbac.authorization.k8s.io/v1/clusterroles/op"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy",
+        "metadata": {"name": "p"},
+    }
+    assert resource_path(policy) == "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies/p"
 
 
 def test_an_explicit_kubeconfig_wins_over_the_local_cluster(tmp_path, monkeypatch):
@@ -284,7 +290,7 @@ def test_no_process_survives_a_failed_start(tmp_path, monkeypatch):
     """A start that fails half-way stops what it started and keeps the logs."""
     from scripts.localcluster import control_plane
 
-    def broken_apiserver(cluster):
+    def broken_apiserver(cluster, real_node=False):
         processes.start(cluster.state, "kube-apiserver", ["/bin/sleep", "300"])
         raise NotReady("kube-apiserver not ready after 0s")
 

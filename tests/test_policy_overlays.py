@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from scripts import validate
-from scripts.manifests import ROOT
+from scripts.manifests import ROOT, VALIDATED_TREE
 
-COPIED = ("base", "components", "overlays", "katib", "argocd", "platform", "kustomization.yaml", "schemas")
+COPIED = VALIDATED_TREE
 CHIEF = "/spec/tfReplicaSpecs/Chief/template/spec"
 
 
@@ -414,3 +414,12 @@ def test_a_search_is_held_to_the_allowlist_and_the_budget(repo):
     )
     assert_reported(found, "spec.trialTemplate.trialSpec.spec.tfReplicaSpecs.Chief.template.spec.nodeName: added")
     assert_reported(found, "(the trial with", "numEpochs=5000 is outside the budget")
+
+
+def test_the_validation_benchmark_copies_everything_validation_reads(capsys):
+    """scripts/bench_validate.py validates a copy of the repository plus generated overlays: it
+    must copy every part `make validate` reads (it failed when serving/ was added)."""
+    from scripts import bench_validate
+
+    assert bench_validate.main(["--count", "2", "--repeats", "1"]) == 0
+    assert "ms per kustomization" in capsys.readouterr().out

@@ -63,13 +63,16 @@ class Api:
 def resource_path(obj: dict) -> str:
     """`/api/v1/namespaces/kubeflow/secrets/x`, `/apis/rbac.authorization.k8s.io/v1/clusterroles/y`.
 
-    The resource is the kind in lower case plus "s", true of every kind cluster-up applies (no
-    discovery call needed); a namespace in the metadata makes the path namespaced.
+    The resource is the kind in lower case plus "s" ("y" becoming "ies": mutatingadmissionpolicies),
+    true of every kind cluster-up applies (no discovery call needed); a namespace in the metadata
+    makes the path namespaced.
     """
     version, metadata = obj["apiVersion"], obj["metadata"]
     group = "/api/v1" if version == "v1" else f"/apis/{version}"
     scope = f"/namespaces/{metadata['namespace']}" if metadata.get("namespace") else ""
-    return f"{group}{scope}/{obj['kind'].lower()}s/{metadata['name']}"
+    kind = obj["kind"].lower()
+    resource = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return f"{group}{scope}/{resource}/{metadata['name']}"
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout_s: float, on_fail: Callable[[], str] = lambda: "") -> None:

@@ -173,14 +173,18 @@ def build_all(names: tuple[str, ...] = CLUSTER_COMPONENTS) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.localcluster.build", description=__doc__.splitlines()[0])
-    parser.add_argument("components", nargs="*", default=list(CLUSTER_COMPONENTS), choices=list(COMPONENTS))
+    # No `choices`: Python 3.11's argparse checks an empty list against them and refuses it.
+    parser.add_argument("components", nargs="*", help=f"of {', '.join(COMPONENTS)} (default: the cluster's)")
     parser.add_argument("--write-modules", action="store_true", help="regenerate cluster/kubernetes/go.mod, then stop")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.components) - set(COMPONENTS))
+    if unknown:
+        parser.error(f"unknown component(s) {unknown}; known: {sorted(COMPONENTS)}")
     try:
         if args.write_modules:
             print(f"wrote {write_kubernetes_module(go_binary())}")
             return 0
-        build_all(tuple(args.components))
+        build_all(tuple(args.components) or CLUSTER_COMPONENTS)
     except BuildError as exc:
         print(f"cluster build: {exc}", file=sys.stderr)
         return 1

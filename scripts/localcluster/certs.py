@@ -136,7 +136,12 @@ CLIENT_IDENTITIES = {
     "controller-manager": ("system:kube-controller-manager", ""),
     "scheduler": ("system:kube-scheduler", ""),
     "training-operator": ("system:serviceaccount:kubeflow:training-operator", "system:serviceaccounts"),
+    # The real node (kubelet.py): the kubelet under the Node authorizer, the API server calling the kubelet.
+    "kubelet": ("system:node:127.0.0.1", "system:nodes"),
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ""),
 }
+# Serving pairs besides the API server's: the kubelet's API, checked by the API server against the CA.
+SERVING_IDENTITIES = {"kubelet-serving": "system:node:127.0.0.1"}
 
 
 def ensure_pki(directory: Path) -> Pki:
@@ -154,6 +159,9 @@ def ensure_pki(directory: Path) -> Pki:
         for name, (user, group) in CLIENT_IDENTITIES.items():
             if not pki.pair(name).cert.exists():  # _write writes the key first: a cert means a whole pair
                 issue(pki.pair("ca"), pki.pair(name), user, organization=group, server=False)
+        for name, common_name in SERVING_IDENTITIES.items():
+            if not pki.pair(name).cert.exists():
+                issue(pki.pair("ca"), pki.pair(name), common_name, server=True)
     return pki
 
 
@@ -172,7 +180,7 @@ def _make_authority(pki: Pki) -> None:
     pki.service_account_public_key.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    for name in CLIENT_IDENTITIES:  # leaves of an earlier CA would not be trusted by this one
+    for name in [*CLIENT_IDENTITIES, *SERVING_IDENTITIES]:  # leaves of an earlier CA would not be trusted by this one
         pki.pair(name).cert.unlink(missing_ok=True)
     (pki.directory / "complete").touch()  # written last: its presence means a whole authority
 

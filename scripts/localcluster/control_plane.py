@@ -2,7 +2,7 @@
 
 Order matters: etcd, then kube-apiserver; the controller-manager (default ServiceAccounts, garbage
 collection of a deleted TFJob's pods) and the scheduler (binds pods to kwok's nodes); the TFJob CRD
-and the operator's webhook plumbing; the Training Operator; kwok and its two nodes; finally the
+and the operator's webhook plumbing; the Training Operator; kwok and its two nodes; KServe's CRDs (serving/ manifests); finally the
 project's own namespace (argocd/namespace.yaml, Pod Security `restricted`), so `make apply` works
 at once.
 """
@@ -18,10 +18,12 @@ from pathlib import Path
 import yaml
 
 from scripts.localcluster import processes
+from scripts.localcluster import real_node as real_node_module
 from scripts.localcluster.api import wait_until
 from scripts.localcluster.build import build_all
 from scripts.localcluster.certs import CLIENT_IDENTITIES, Pki, ensure_pki
 from scripts.localcluster.daemons import PORT_NAMES, Cluster, free_ports, log_tail, start, step, wait_for_daemon
+from scripts.localcluster.kserve import install_crds as install_kserve_crds
 from scripts.localcluster.kwok_nodes import start_kwok
 from scripts.localcluster.pins import ROOT, STATE, binary, cache_dir
 from scripts.localcluster.training_operator import install_operator_resources, start_operator
@@ -55,7 +57,17 @@ def start_etcd(cluster: Cluster) -> None:
     wait_for_daemon(cluster, daemon, healthy, 60)
 
 
-def start_apiserver(cluster: Cluster) -> None:
+def kubelet_client_flags(pki: Pki) -> list[str]:
+    """The API server calls a real kubelet (logs, exec) as itself and checks the kubelet's certificate."""
+    client = pki.pair("apiserver-kubelet-client")
+    return [
+        f"--kubelet-client-certificate={client.cert}",
+        f"--kubelet-client-key={client.key}",
+        f"--kubelet-certificate-authority={pki.pair('ca').cert}",
+    ]
+
+
+def start_apiserver(cluster: Cluster, real_node: bool = False) -> None:
     pki = cluster.pki
     daemon = start(
         cluster,
@@ -73,8 +85,11 @@ def start_apiserver(cluster: Cluster) -> None:
             f"--service-account-key-file={pki.service_account_public_key}",
             f"--service-account-signing-key-file={pki.service_account_key}",
             "--service-cluster-ip-range=10.96.0.0/16",
-            "--authorization-mode=RBAC",
+            # As in production: kubelets are limited to their own node's objects.
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
             f"--cert-dir={cluster.state / 'apiserver'}",
+            *(kubelet_client_flags(pki) if real_node else []),
         ],
     )
     wait_for_daemon(cluster, daemon, lambda: cluster.api.get("/readyz")[0] == 200, 120)
@@ -177,29 +192,38 @@ def is_up(cluster: Cluster | None) -> bool:
         return False
 
 
-def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
+def up(state: Path = STATE, ephemeral: bool = False, real_node: bool = False, build: bool = True) -> Cluster:
     """Start the cluster (building first if needed). `ephemeral`: for tests, whose daemons must not
-    outlive a test process that is killed before it can run `down`."""
+    outlive a test process that is killed before it can run `down`. `real_node`: add the kubelet
+    node that runs pods in containers (real_node.py; needs root). `build` False: fail rather than
+    start a build of minutes (the binaries, the image's base layer)."""
     existing = load(state)
     if is_up(existing):
+        if real_node and real_node_module.load(state) is None:
+            raise RuntimeError("the cluster is up without the real node; `make cluster-down` first")
         step(f"already up; KUBECONFIG={existing.kubeconfig}")
         return existing
     if existing is not None:
         down(state)
-    build_all()
+    if build:
+        build_all()
+    node_parts = real_node_module.prepare(build) if real_node else None
     started = time.monotonic()
     state.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(state, free_ports(PORT_NAMES), ensure_pki(pki_dir()), ephemeral)
     (state / "ports.json").write_text(json.dumps(cluster.ports, indent=1))
     try:
         start_etcd(cluster)
-        start_apiserver(cluster)
+        start_apiserver(cluster, real_node)
         write_kubeconfigs(cluster)
         start_controllers(cluster)
         install_operator_resources(cluster)
         start_operator(cluster)
         start_kwok(cluster)
+        install_kserve_crds(cluster)
         apply_project_namespace(cluster)
+        if node_parts is not None:
+            real_node_module.up(cluster, *node_parts)
     except BaseException:
         step("start failed; stopping what was started (logs kept in .cluster/logs)")
         down(state, keep_logs=True)
@@ -209,7 +233,12 @@ def up(state: Path = STATE, ephemeral: bool = False) -> Cluster:
 
 
 def down(state: Path = STATE, keep_logs: bool = False) -> None:
-    """Stop every daemon this checkout's cluster started (newest first) and remove its state."""
+    """Stop every daemon this checkout's cluster started (newest first) and remove its state.
+    A real node goes first, while the API server can still drain it."""
+    cluster = load(state)
+    if cluster is not None:
+        daemons = {daemon.name: daemon for daemon in processes.recorded(state)}
+        real_node_module.down(cluster, daemons)
     for daemon in reversed(processes.recorded(state)):
         step(f"{daemon.name} (pid {daemon.pid}): {processes.stop(state, daemon)}")
     if not state.exists():

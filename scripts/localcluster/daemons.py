@@ -21,6 +21,8 @@ PORT_NAMES = (
     "operator-metrics",
     "operator-health",
     "kwok",
+    "kubelet",  # the real node's (used only when it runs)
+    "kubelet-healthz",
 )
 
 
@@ -68,8 +70,10 @@ def step(message: str) -> None:
     print(f"cluster: {message}", flush=True)
 
 
-def start(cluster: Cluster, name: str, command: list[str], env: dict | None = None) -> processes.Daemon:
-    daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral)
+def start(
+    cluster: Cluster, name: str, command: list[str], env: dict | None = None, binary: str | None = None
+) -> processes.Daemon:
+    daemon = processes.start(cluster.state, name, command, env=env, die_with_parent=cluster.ephemeral, binary=binary)
     step(f"{name} started (pid {daemon.pid}, log {processes.log_path(cluster.state, name)})")
     return daemon
 

@@ -16,6 +16,8 @@ ETCD = "v3.6.8"
 TRAINING_OPERATOR = "v1.9.4"
 KWOK = "v0.8.0"
 ARGOCD = "v2.14.21"
+# KServe's CRDs (InferenceService): the newest release the Go module proxy serves (v0.21.0: 403).
+KSERVE = "v0.20.0"
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,9 @@ COMPONENTS = {
         KUBERNETES,
         packages=tuple(
             f"k8s.io/kubernetes/cmd/{name}"
-            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")
         ),
-        binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
+        binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet"),
         wrapper="kubernetes",
         ldflags=_kubernetes_ldflags(),
     ),

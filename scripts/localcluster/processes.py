@@ -38,6 +38,19 @@ class Daemon:
             return False
         return state != "Z"
 
+    def running_binary(self, timeout_s: float = 10.0) -> bool:
+        """Wait until a wrapper has exec'd the recorded binary (False if the process died first)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.alive():
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
 
 def pid_dir(state: Path) -> Path:
     return state / "pids"
@@ -60,9 +73,11 @@ def start(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     die_with_parent: bool = False,
+    binary: str | None = None,
 ) -> Daemon:
     """Start `command` in its own session, so it outlives `make cluster-up` and ignores its Ctrl-C;
-    with `die_with_parent` (tests) it ends when the process that started it ends, however that ends."""
+    with `die_with_parent` (tests) it ends when the process that started it ends, however that ends.
+    `binary`: what the process runs once a wrapper in `command` (unshare, nsenter) has exec'd it."""
     log = log_path(state, name)
     log.parent.mkdir(parents=True, exist_ok=True)
     pid_dir(state).mkdir(parents=True, exist_ok=True)
@@ -77,7 +92,7 @@ def start(
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent else None,
         )
-    daemon = Daemon(name, proc.pid, os.path.realpath(command[0]))
+    daemon = Daemon(name, proc.pid, os.path.realpath(binary or command[0]))
     (pid_dir(state) / f"{name}.json").write_text(json.dumps(daemon.__dict__))
     return daemon
 

@@ -25,6 +25,7 @@ from scripts.policy import (
     pod_wiring,
     project,
     secrets,
+    serving,
     trainer_config,
 )
 from scripts.policy.violation import Violation
@@ -40,6 +41,7 @@ RULES = [
     images.rule_pinned_images,
     secrets.rule_no_inline_secrets,
     secrets.rule_credentials_by_reference,
+    *serving.RULES,
 ]
 # rule(render, repository root): rules that read platform/ (the allowlist, the budget)
 ROOT_RULES = [
@@ -108,16 +110,21 @@ def check_all(rendered: list[Rendered], root: Path) -> list[Violation]:
     references: dict[str, Rendered] = {}
     guarded(".", allowlist.prefetch_references, ok, root, references)
     for r in ok:
-        if r.name != ".":
+        # platform/ holds the platform team's services (judged by scripts/policy/services.py), serving/
+        # what serves models (scripts/policy/serving.py): neither is an experiment
+        if r.name != "." and not r.name.startswith("platform/") and not serving.is_serving(r.name):
             problems += guarded(r.name, images.rule_image_overrides_match, r, root, cache)
             problems += guarded(r.name, allowlist.rule_only_allowed_changes, r, root, references)
     experiments = [r for r in ok if r.name.startswith("overlays/")]
+    served = [r for r in ok if serving.is_serving(r.name)]
     bootstrap = [r for r in ok if r.name == "."]
-    problems += guarded("overlays", project.rule_no_shared_objects, experiments)
+    problems += guarded("overlays", project.rule_no_shared_objects, experiments + served)
     problems += guarded("overlays", outputs.rule_no_shared_outputs, experiments, root)
     for root_render in bootstrap:
-        problems += guarded(".", project.rule_project_whitelist, root_render, experiments, root)
+        judged = serving.without_serving_project(root_render)  # the serving project: serving.py
+        problems += guarded(".", project.rule_project_whitelist, judged, experiments, root)
         problems += guarded(".", project.rule_restricted_namespace, root_render)
+    problems += guarded("serving", serving.check_all, served, experiments, bootstrap, root)
     return _unique(problems)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from scripts.manifests import Rendered
 from scripts.policy import platform
+from scripts.policy.services import PROJECT as PLATFORM_PROJECT
 from scripts.policy.violation import Violation, describe
 
 NAMESPACE = "textjobs"
@@ -29,7 +30,10 @@ def _group(doc: dict) -> str:
 def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered], root: Path) -> Iterator[Violation]:
     rendered = {(_group(d), d.get("kind")) for r in experiments if not r.error for d in r.documents}
     allowlist = platform.allowlist(root)
-    for project in bootstrap.of_kind("AppProject"):
+    # The platform's own project (textjobs-platform) is judged by scripts/policy/services.py.
+    for project in (
+        p for p in bootstrap.of_kind("AppProject") if (p.get("metadata") or {}).get("name") != PLATFORM_PROJECT
+    ):
         spec = project.get("spec") or {}
         obj = describe(project)
         name = (project.get("metadata") or {}).get("name")

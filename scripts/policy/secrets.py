@@ -113,7 +113,7 @@ def _value_problem(value: object) -> str | None:
     return f"{what} in Git; keep it in a Secret and reference it (valueFrom.secretKeyRef)" if what else None
 
 
-def _container_problems(c, known: frozenset[str]) -> Iterator[tuple[str, str]]:
+def container_problems(c, known: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
     for env in c.spec.get("env") or []:
         name = str(env.get("name", ""))
         where = f"{c.field}.env[{name}]"
@@ -195,7 +195,7 @@ def rule_credentials_by_reference(r: Rendered) -> Iterator[Violation]:
     a credential whatever its name, anywhere a rendered object can carry one."""
     known = _trainer_keys()
     for c in containers(r):
-        for where, problem in _container_problems(c, known):
+        for where, problem in container_problems(c, known):
             yield Violation(r.name, describe(c.pod.job.doc), where, problem)
     for doc in r.of_kind("ConfigMap"):
         for where, problem in _configmap_problems(doc, known):

@@ -191,11 +191,16 @@ def check_tree(name: str, root: Path) -> list[Violation]:
     return problems
 
 
+# Directories whose every subdirectory is an Argo CD Application (argocd/*applicationset.yaml).
+APPLICATION_PARENTS = ("overlays", "platform", "serving/models", "serving/apps")
+
+
 def applications(root: Path) -> tuple[list[str], list[Violation]]:
-    """Every directory under overlays/ is an Argo CD Application; each must be a kustomization."""
+    """Every directory under an APPLICATION_PARENTS directory is an Argo CD Application; each must
+    be a kustomization."""
     names, problems = [], []
-    overlays = root / "overlays"
-    for directory in sorted(p for p in overlays.iterdir() if p.is_dir()) if overlays.is_dir() else []:
+    directories = [p for parent in APPLICATION_PARENTS if (root / parent).is_dir() for p in (root / parent).iterdir()]
+    for directory in sorted(p for p in directories if p.is_dir()):
         relative = str(directory.relative_to(root))
         if kustomization_file(directory) is None:
             problems.append(
@@ -203,7 +208,7 @@ def applications(root: Path) -> tuple[list[str], list[Violation]]:
                     relative,
                     "directory",
                     "kustomization.yaml",
-                    "missing: Argo CD would apply this directory's YAML files as plain manifests, unvalidated; add a kustomization.yaml or move the directory out of overlays/",
+                    f"missing: Argo CD would apply this directory's YAML files as plain manifests, unvalidated; add a kustomization.yaml or move the directory out of {directory.parent.relative_to(root)}/",
                 )
             )
         else:

@@ -8,6 +8,7 @@ Normally that is a dictionary lookup and nothing more. With TEXTJOBS_FAULT set t
                           inside whatever the main thread does next (TensorFlow's checkpoint
                           write, an upload)
     NAME:COUNT:term       send SIGTERM instead (a preemption notice, handled by the trainer)
+    NAME:COUNT:stop       SIGSTOP, so a test can change the world (stop a server) and SIGCONT it
 
 SIGKILL gets no handler, no flush, no cleanup, as a node failure or the OOM killer would. `tests/test_crash_consistency.py` drives this at seeded points and checks that
 every restart resumes exactly. The points are listed in POINTS so a typo in a test fails loudly.
@@ -44,7 +45,7 @@ def _plan() -> tuple[str, int, str | None] | None:
         return None
     parts = spec.split(":")
     if parts[0] not in POINTS or len(parts) not in (2, 3):
-        raise ValueError(f"{ENV}={spec!r}: expected NAME:COUNT[:DELAY_MS|term] with NAME one of {POINTS}")
+        raise ValueError(f"{ENV}={spec!r}: expected NAME:COUNT[:DELAY_MS|term|stop] with NAME one of {POINTS}")
     return parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None
 
 
@@ -67,5 +68,7 @@ def point(name: str) -> None:
         _kill()
     elif how == "term":
         os.kill(os.getpid(), signal.SIGTERM)
+    elif how == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
     else:
         threading.Timer(float(how) / 1000, _kill).start()

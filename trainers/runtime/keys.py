@@ -23,6 +23,7 @@ from trainers.runtime.config import (
     parse_int,
     parse_str,
 )
+from trainers.runtime.reporting.tracking.keys import tracking_uri
 
 # Run names are TFJob names, which the policy allows up to 50 characters (pod names add a
 # replica suffix); a Katib trial adds 9 to its experiment name. 63 is the DNS label limit.
@@ -113,6 +114,13 @@ KEYS: dict[str, Key] = {
         "5",
         "fail for good (exit 4) after this many starts in a row from the same checkpoint; 0 = no limit",
         between(0, 1000),
+    ),
+    # Tracking (reporting/tracking/): off unless trackingUri is set; never fails or stalls the run.
+    "trackingUri": Key(parse_str, "", "MLflow tracking server (http[s]://host:port); empty: no tracking", tracking_uri),
+    "trackingExperiment": Key(parse_str, "", "MLflow experiment; empty: derived from runName (the overlay)"),
+    "trackingTimeoutSeconds": Key(parse_float, "10", "tracking: timeout of one request", between(0.1, 600)),
+    "trackingFinishSeconds": Key(
+        parse_float, "30", "tracking: how long a run's end waits for the backlog", between(0, 3600)
     ),
     "peerTimeoutSeconds": Key(
         parse_int,

@@ -4,6 +4,6 @@ TensorBoard, and whatever is registered: a tracking server)."""
 
 from trainers.runtime.reporting.files import write_json_atomically
 from trainers.runtime.reporting.progress import Progress, format_duration
-from trainers.runtime.reporting.sinks import katib_line
+from trainers.runtime.reporting.sink import katib_line
 
 __all__ = ["Progress", "format_duration", "katib_line", "write_json_atomically"]

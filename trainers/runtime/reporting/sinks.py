@@ -15,27 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trainers.runtime.reporting import tracking
+from trainers.runtime.reporting.sink import Sink, katib_line, row_values
 
-def katib_line(epoch: int, metrics: dict[str, float]) -> str:
-    pairs = " ".join(f"{name}={value:.6g}" for name, value in metrics.items())
-    return f"epoch={epoch} {pairs}"
-
-
-def row_values(row: dict) -> dict[str, float]:
-    return {k: v for k, v in row.items() if k not in ("epoch", "step")}
-
-
-class Sink:
-    name = "sink"
-
-    def start(self, rows: list[dict]) -> None:
-        pass
-
-    def epoch(self, row: dict, timing: dict) -> None:
-        pass
-
-    def finish(self, summary: dict) -> None:
-        pass
+__all__ = ["FACTORIES", "KatibLine", "Sink", "Sinks", "TensorBoard", "katib_line", "row_values"]
 
 
 class KatibLine(Sink):
@@ -73,6 +56,7 @@ Factory = Callable[[object, object, Callable[[str], None]], Sink | None]
 FACTORIES: list[Factory] = [
     lambda cfg, run, say: KatibLine(),
     lambda cfg, run, say: TensorBoard(run),
+    tracking.factory,  # MLflow, when trackingUri is set
 ]
 
 
