@@ -5,7 +5,10 @@ Workers) becomes a local process with what the Training Operator would give its 
 container: the ConfigMap's keys and the container's env as environment, its command and args,
 the run name from the job name, and, when the job has more than one replica, a TF_CONFIG whose
 cluster uses free ports on 127.0.0.1. Bucket paths go to runs/<EXP>/ (or, with --gcs, to a
-fake-gcs-server on 127.0.0.1), and data defaults to the bundled samples.
+fake-gcs-server on 127.0.0.1), and data defaults to the bundled samples. With --s3, or when the
+overlay's data is in s3://, bucket paths go to a local S3 server (versitygw on 127.0.0.1, buckets
+kept in runs/.s3), which serves the overlay's data files: the task's bundled sample is uploaded
+there first when they are missing, so the run really reads from object storage.
 
 Replica-level restartPolicy is honoured up to runPolicy.backoffLimit: OnFailure restarts any
 failure, ExitCode only exit codes >= 128 (signals, preemption). A MultiWorkerMirroredStrategy
@@ -38,6 +41,8 @@ from trainers.runtime.config import without_config_env
 KILL_GRACE_SECONDS = 5.0
 # Replica order as the operator lists TF_CONFIG: lower-case types.
 REPLICA_TYPES = ("Chief", "Worker")
+S3_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "s3Endpoint")
+DATA_KEYS = ("trainData", "evalData")
 
 
 class LocalRunError(RuntimeError):
@@ -77,13 +82,16 @@ def container_env(container: dict, configmaps: dict[str, dict], pod: trainer_inp
 
 
 def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> dict[str, str]:
-    """Point the cluster's paths at this machine."""
+    """Point the cluster's paths at this machine. `use_gcs`: bucket paths stay, served by a local
+    bucket server (fake-gcs-server, or the S3 server)."""
     env = dict(env)
     scratch = run_dir / ".scratch" / role
     for key, value in list(env.items()):
         if value == "/scratch" or value.startswith("/scratch/"):
             env[key] = str(scratch) + value[len("/scratch") :]
     env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)  # key files live in the cluster's Secret
+    for name in S3_SETTINGS:  # the cluster's Secret; a local S3 server gives its own
+        env.pop(name, None)
     if not use_gcs:
         env.pop("bucket", None)
         env["modelDir"] = str(run_dir)
@@ -250,6 +258,40 @@ def start_fake_gcs(env_bucket: str | None):
     return server
 
 
+def uses_s3(rendered) -> bool:
+    """Whether the overlay's data is in s3:// (then `make run` serves it from a local S3 server)."""
+    return any(
+        storage.scheme_of(d.get("data", {}).get(key, "")) == "s3"
+        for d in rendered.of_kind("ConfigMap")
+        for key in DATA_KEYS
+    )
+
+
+def start_s3(root: Path, env: dict[str, str], printer):
+    """A local S3 server holding the run's bucket and its data (the bundled sample when missing)."""
+    from scripts.s3server import S3Server
+    from trainers.runtime import keyset
+    from trainers.tasks import registry
+
+    server = S3Server(root).__enter__()  # sets AWS_* here and for the replicas' environment
+    cfg = keyset.load({}, env, registry())
+    buckets = {storage.bucket_root(env["bucket"])} if env.get("bucket") else set()
+    buckets |= {storage.backend_for(u).bucket_of(u) for u in (cfg.train_data, cfg.eval_data) if u}
+    for bucket in sorted(b for b in buckets if storage.scheme_of(b) == "s3"):
+        if not (root / bucket[len("s3://") :]).is_dir():
+            storage.create_bucket(bucket)
+    sample = Path(registry().by_name(cfg.task_name).sample_data(cfg))
+    for uri, local in (
+        (cfg.train_data, sample),
+        (cfg.eval_data, sample.with_name(sample.name.replace(".train.", ".eval."))),
+    ):
+        if storage.scheme_of(uri) == "s3" and not storage.exists(uri) and local.exists():
+            storage.upload_file(local, uri)
+            printer(f"[localrun] uploaded the bundled sample {local.name} to {uri} on the local S3 server")
+    printer(f"[localrun] S3 server (versitygw) at {server.url}, buckets in {root}")
+    return server
+
+
 def copy_bucket_run(env: dict[str, str], job_name: str, run_dir: Path, printer) -> None:
     """The emulated bucket vanishes with its server: keep the run's outputs in runs/<EXP>/."""
     from trainers.runtime import keyset
@@ -293,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gcs", action="store_true", help="keep bucket paths, served by a fake-gcs-server on 127.0.0.1"
     )
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="keep bucket paths, served by a local S3 server (versitygw) on 127.0.0.1; "
+        "automatic when the overlay's data is in s3://",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete runs/<EXP> first instead of resuming it")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where run directories go")
     args = parser.parse_args(argv)
@@ -311,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         rendered = render(name)
         exp = Path(name).name
         run_dir = (args.runs / exp).resolve()
-        replicas, job = plan(rendered, exp, run_dir, args.gcs)
+        use_s3 = args.s3 or (uses_s3(rendered) and not args.gcs)
+        replicas, job = plan(rendered, exp, run_dir, args.gcs or use_s3)
     except (RenderError, LocalRunError) as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1
@@ -325,6 +374,14 @@ def main(argv: list[str] | None = None) -> int:
     if server is not None:
         for replica in replicas:
             replica.env["STORAGE_EMULATOR_HOST"] = server.url
+    if use_s3:
+        try:
+            server = start_s3(args.runs.resolve() / ".s3", replicas[0].env, printer)
+        except RuntimeError as exc:  # the server binary is missing or did not start
+            print(f"run: {exc}", file=sys.stderr)
+            return 1
+        for replica in replicas:
+            replica.env.update(server.env())
     run_policy = job["spec"].get("runPolicy") or {}
     printer(f"[localrun] TFJob {job_name}: {', '.join(r.role for r in replicas)}; run directory {run_dir}")
     point_replicas_at_local_server(replicas, printer)
@@ -335,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             copy_bucket_run(replicas[0].env, job_name, run_dir, printer)
     finally:
         if server is not None:
-            server.stop()
+            server.stop()  # either server; the S3 server's buckets stay in runs/.s3
     if code == 0:
         summarize(run_dir, printer)
     printer(f"[localrun] job {'succeeded' if code == 0 else f'failed ({code})'}")

@@ -29,6 +29,8 @@ TOOLS = {
     "kubeconform": ("github.com/yannh/kubeconform/cmd/kubeconform", "v0.7.0"),
     # Secret scanner for `make validate` (working tree) and CI (the whole history).
     "gitleaks": ("github.com/zricethezav/gitleaks/v8", "v8.30.1"),
+    # S3 server for tests and `make run ARGS=--s3` (Apache-2.0; MinIO is unmaintained, moto a mock).
+    "versitygw": ("github.com/versity/versitygw/cmd/versitygw", "v1.8.0"),
 }
 
 

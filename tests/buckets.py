@@ -2,8 +2,9 @@
 a server that fails on purpose.
 
 Tests take the `store` fixture (every backend, local paths included) or `bucket_store` (bucket
-backends only: retries, outages, missing buckets, denied writes). A new backend (S3 on versitygw)
-is one `Store` subclass here and one entry in STORES; every parametrized test then runs on it.
+backends only: retries, outages, missing buckets, denied writes). A new backend is one `Store`
+subclass here and one entry in STORES; every parametrized test then runs on it (S3 on versitygw
+is the second bucket backend).
 """
 
 from __future__ import annotations
@@ -184,7 +185,37 @@ class FakeGcsStore(Store):
         return 403, "application/json", json.dumps(body).encode()
 
 
-STORES: dict[str, type[Store]] = {"local": LocalStore, "gcs": FakeGcsStore}
+class S3Store(Store):
+    """versitygw v1.8.0 (scripts/s3server.py), a real S3 server over a directory; boto3 reads
+    AWS_ENDPOINT_URL and the keys from the environment."""
+
+    name = "s3"
+
+    def start(self) -> None:
+        from scripts.s3server import S3Server
+
+        self.server = S3Server(self.work / "s3")
+        self.server.__enter__()
+
+    def stop(self) -> None:
+        self.server.__exit__(None, None, None)
+
+    def env(self, via: FaultyProxy | None = None) -> dict[str, str]:
+        return self.server.env(via.url if via else None)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def uri(self, bucket: str, *parts: str) -> str:
+        return "/".join([f"s3://{bucket}", *parts])
+
+    def denial(self) -> tuple[int, str, bytes]:
+        body = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        return 403, "application/xml", body
+
+
+STORES: dict[str, type[Store]] = {"local": LocalStore, "gcs": FakeGcsStore, "s3": S3Store}
 BUCKET_STORES = sorted(name for name, cls in STORES.items() if cls.remote)
 
 

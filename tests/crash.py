@@ -4,6 +4,7 @@ scenarios than a test run can afford, from the command line:
 
     .venv/bin/python -m tests.crash --scenarios 40                  # local run directory
     .venv/bin/python -m tests.crash --scenarios 10 --backend gcs    # run directory in fake-gcs-server
+    .venv/bin/python -m tests.crash --scenarios 10 --backend s3     # run directory in versitygw (S3)
 
 A scenario is a seed. It picks one to three kills, each a crash point of `trainers/runtime/
 faults.py` with a count (and sometimes a delay, so the SIGKILL lands inside TensorFlow's own
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Kill the trainer at seeded points; count runs that end exact.")
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1000)
-    parser.add_argument("--backend", default="local", help="storage backend of the run directory: local, gcs")
+    parser.add_argument("--backend", default="local", help="storage backend of the run directory: local, gcs, s3")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="textjobs-crash-"))
     try:

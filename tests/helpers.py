@@ -32,6 +32,8 @@ def trainer_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """A clean environment: no stray config-like variables, TF quiet, no emulator unless given."""
     env = without_config_env(os.environ)
     env.pop("STORAGE_EMULATOR_HOST", None)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        env.pop(name, None)
     env.pop("TF_CONFIG", None)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["PYTHONUNBUFFERED"] = "1"

@@ -188,3 +188,54 @@ def test_gcs_flag_runs_against_a_fake_gcs_server(tmp_path):
     assert (run / "checkpoints" / "checkpoint").exists()
     assert len([p for p in (run / "export").iterdir() if (p / "saved_model.pb").exists()]) == 1
     assert processes_mentioning(str(tmp_path)) == []
+
+
+@pytest.mark.slow
+def test_s3_data_is_served_by_a_local_s3_server(tmp_path):
+    """An overlay whose data is in s3:// (as overlays/chatbot) runs against versitygw on loopback
+    without any flag: the bundled sample is uploaded to the overlay's data location, the run
+    reads it from there and writes its checkpoints and export to the bucket, and the server stops."""
+    directory = tmp_path / "exp"
+    directory.mkdir()
+    values = {
+        "modelType": "transformer",
+        "numEpochs": "1",
+        "layers": "1",
+        "modelDim": "32",
+        "ffDim": "64",
+        "heads": "2",
+        "evalSamples": "16",
+        "batchSize": "64",
+        "xla": "false",
+        "bucket": "s3://local-test-bucket",
+        "trainData": "s3://local-test-bucket/data/dialogue.train.tsv",
+    }
+    (directory / "kustomization.yaml").write_text(
+        "\n".join(
+            [
+                "apiVersion: kustomize.config.k8s.io/v1beta1",
+                "kind: Kustomization",
+                f"resources: [{os.path.relpath(ROOT / 'base', directory)}]",
+                f"components: [{os.path.relpath(ROOT / 'components' / 's3-credentials', directory)}]",
+                "namePrefix: t-",
+                "configMapGenerator:",
+                "  - name: experiment-config",
+                "    behavior: merge",
+                "    literals:",
+                *[f"      - {k}={v}" for k, v in values.items()],
+            ]
+        )
+        + "\n"
+    )
+    proc = localrun(directory, tmp_path / "runs")
+    out, _ = proc.communicate(timeout=400)
+    assert proc.returncode == 0, out[-4000:]
+    assert "uploaded the bundled sample dialogue.train.tsv to s3://local-test-bucket/data/dialogue.train.tsv" in out
+    assert "uploaded the bundled sample dialogue.eval.tsv to s3://local-test-bucket/data/dialogue.eval.tsv" in out
+    assert "exported SavedModel to s3://local-test-bucket/runs/t-train/export/" in out
+    assert "copied s3://local-test-bucket/runs/t-train from the emulated bucket" in out
+    run = tmp_path / "runs" / "exp"
+    assert len([p for p in (run / "export").iterdir() if (p / "saved_model.pb").exists()]) == 1
+    # The server kept its buckets as directories (versitygw's posix backend) and has stopped.
+    assert (tmp_path / "runs" / ".s3" / "local-test-bucket" / "data" / "dialogue.train.tsv").exists()
+    assert processes_mentioning(str(tmp_path)) == []

@@ -6,7 +6,7 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer"]
+OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "chatbot"]
 SERVED = ["capsule-b", "summarizer"]
 PLATFORM = ["tensorboard", "tracking"]
 
@@ -15,7 +15,7 @@ def test_the_repository_validates_clean():
     problems, count, objects = validate.validate(ROOT)
     assert problems == []
     searches = len(list((ROOT / "katib" / "experiments").glob("*/kustomization.yaml")))
-    assert searches == 5
+    assert searches == 6
     assert count == 1 + len(OVERLAYS) + searches + len(SERVED) + len(PLATFORM) and objects > 20
 
 

@@ -123,7 +123,7 @@ def test_an_unwritable_location_is_a_permanent_error_naming_it(store, tmp_path):
 
 
 def test_an_unknown_scheme_is_a_clear_error_and_is_not_a_local_path():
-    with pytest.raises(storage.StorageError, match=r"no storage backend for zz:// \(this trainer knows gs://"):
+    with pytest.raises(storage.StorageError, match=r"no storage backend for zz:// \(this trainer knows gs://, s3://"):
         storage.exists("zz://bucket/key")
     assert storage.is_remote("zz://bucket/key")
     assert not storage.is_remote("runs/zz") and not storage.is_remote("")
@@ -141,11 +141,13 @@ def test_bucket_and_model_dir_defaults_work_for_any_registered_scheme(monkeypatc
     from trainers.runtime.storage import base
     from trainers.tasks import registry
 
-    with pytest.raises(ConfigError, match="bucket='s3://my-bucket' is not a valid bucket name"):
-        keyset.load({}, {"bucket": "s3://my-bucket"}, registry())  # no s3 backend yet
-    monkeypatch.setitem(base._MODULES, "s3", "a.backend.module")  # what registering S3 will add
+    with pytest.raises(ConfigError, match="bucket='zz://my-bucket' is not a valid bucket name"):
+        keyset.load({}, {"bucket": "zz://my-bucket"}, registry())  # no zz backend
+    monkeypatch.setitem(base._MODULES, "zz", "a.backend.module")  # what registering a backend adds
+    cfg = keyset.load({}, {"bucket": "zz://my-bucket", "runName": "exp-1"}, registry())
+    assert (cfg.model_dir, cfg.export_dir) == ("zz://my-bucket/runs/exp-1", "zz://my-bucket/runs/exp-1/export")
     cfg = keyset.load({}, {"bucket": "s3://my-bucket", "runName": "exp-1"}, registry())
-    assert (cfg.model_dir, cfg.export_dir) == ("s3://my-bucket/runs/exp-1", "s3://my-bucket/runs/exp-1/export")
+    assert cfg.model_dir == "s3://my-bucket/runs/exp-1"  # s3 is registered
     cfg = keyset.load({}, {"bucket": "my-bucket", "runName": "exp-1"}, registry())
     assert cfg.model_dir == "gs://my-bucket/runs/exp-1"  # no scheme: gs, as before
 
@@ -397,3 +399,33 @@ def test_trainer_exits_retryable_during_an_outage_and_resumes_after_it(bucket_st
     assert "resumed from" in healed.stdout
     storage.download_file(storage.join(root, "runs", "outage", "metrics.json"), tmp_path / "m" / "metrics.json")
     assert [row["epoch"] for row in read_metrics(tmp_path / "m")["history"]] == [1, 2, 3]
+
+
+def test_s3_without_credentials_is_a_permanent_error_naming_the_secret(monkeypatch):
+    """No keys in the environment: a clear exit-3 error before any request, never a metadata lookup."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    storage.reset()
+    try:
+        with pytest.raises(
+            storage.StorageError, match="no S3 credentials for s3://b/k.*components/s3-credentials"
+        ) as info:
+            storage.exists("s3://b/k")
+        assert info.value.exit_code == EXIT_PERMANENT_STORAGE
+    finally:
+        storage.reset()
+
+
+def test_the_s3_endpoint_key_points_the_backend_at_a_server(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    storage.configure(s3_endpoint="http://127.0.0.1:7070")
+    try:
+        from trainers.runtime.storage import s3
+
+        assert s3.BACKEND.client().meta.endpoint_url == "http://127.0.0.1:7070"
+    finally:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        storage.reset()

@@ -29,6 +29,7 @@ from trainers.runtime.reporting.tracking.keys import tracking_uri
 # replica suffix); a Katib trial adds 9 to its experiment name. 63 is the DNS label limit.
 MAX_RUN_NAME = 63
 RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+S3_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+/?$")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "warmup-rsqrt", "cosine")
@@ -79,11 +80,18 @@ KEYS: dict[str, Key] = {
     "batchSize": Key(parse_int, "32", "global batch size, split over all replicas", between(1, 65536)),
     "numEpochs": Key(parse_int, "5", "passes over the training data", between(1, 100_000)),
     "trainSteps": Key(parse_int, "0", "total steps; 0 means numEpochs epochs", between(0, 10**9)),
-    "trainData": Key(parse_str, "", "training file (local or gs://); empty: the task's bundled sample"),
-    "evalData": Key(parse_str, "", "evaluation file (local or gs://); empty: trainData with .train. -> .eval."),
+    "trainData": Key(parse_str, "", "training file (local, gs:// or s3://); empty: the task's bundled sample"),
+    "evalData": Key(parse_str, "", "evaluation file (local, gs:// or s3://); empty: trainData with .train. -> .eval."),
     "skipBadLines": Key(parse_bool, "false", "skip malformed data lines and report the count"),
-    "bucket": Key(parse_str, "", "bucket for modelDir/exportDir defaults (gs://NAME)", _bucket),
-    "modelDir": Key(parse_str, "", "run directory (local or gs://); empty: runs/<runName>"),
+    "bucket": Key(parse_str, "", "bucket for modelDir/exportDir defaults (NAME or gs://NAME, s3://NAME)", _bucket),
+    "s3Endpoint": Key(
+        parse_str,
+        "",
+        "s3:// server, e.g. http://minio.storage:9000 (components/s3-credentials sets it from its Secret); "
+        "empty: AWS_ENDPOINT_URL, else AWS",
+        lambda v: None if v == "" or S3_ENDPOINT.match(v) else "must be http(s)://host[:port]",
+    ),
+    "modelDir": Key(parse_str, "", "run directory (local, gs:// or s3://); empty: runs/<runName>"),
     "exportDir": Key(parse_str, "", "SavedModel export root; empty: <modelDir>/export"),
     "runName": Key(parse_str, "local", "name of this training run", _run_name),
     "exportBest": Key(

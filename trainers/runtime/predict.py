@@ -40,7 +40,7 @@ def opened_export(model: str, registry):
 
 def export_parser(command: str, doc: str, json_help: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m trainers {command}", description=doc.splitlines()[0])
-    parser.add_argument("--model", required=True, help="export root or version directory (local or gs://)")
+    parser.add_argument("--model", required=True, help="export root or version directory (local, gs:// or s3://)")
     parser.add_argument("--json", action="store_true", help=json_help)
     return parser
 

@@ -62,6 +62,7 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     """Step 1: everything that can be checked without TensorFlow."""
     say = _printer(role)
     run = Run(cfg, role.name, task.assets_file)
+    storage.configure(s3_endpoint=cfg.s3_endpoint)
     storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data])
     run.check_writable(probe_buckets=role.is_chief)  # only the chief writes to the bucket
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)

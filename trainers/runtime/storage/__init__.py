@@ -3,7 +3,7 @@
 Callers pass paths or URIs and never test a scheme themselves: `is_remote(uri)` says whether a
 location is outside this machine (the run then works in a scratch copy and mirrors to it), and
 each function below hands the call to the backend of the URI's scheme (base.py has the
-interface). A plain path is local; `gs://` is Google Cloud Storage. Every failure is a
+interface). A plain path is local; `gs://` is Google Cloud Storage; `s3://` any S3 API (s3.py). Every failure is a
 StorageError (permanent, exit 3) or TransientStorageError (exit 200) naming the bucket and key.
 
     is_remote(uri)                       the location is in a bucket, not on this machine
@@ -17,6 +17,7 @@ StorageError (permanent, exit 3) or TransientStorageError (exit 200) naming the 
     delete(uri) / delete_tree(prefix)    one object / every object under a prefix
     check_buckets(uris)                  each distinct bucket exists and is reachable (one lookup each)
     check_writable(uri, probe)           something can be written under uri; leaves nothing behind
+    configure(s3_endpoint=...)           a run's storage keys (s3Endpoint)
     guarded_write(what)                  a full disk inside the block is one retryable error
     bucket_root(value)                   'name' or 'scheme://name' as 'scheme://name' (default gs)
     create_bucket(uri)                   local tooling and tests (emulators)
@@ -27,6 +28,7 @@ A new scheme is a backend module and one `register` line below.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from trainers.runtime.errors import StorageError, TransientStorageError
@@ -35,6 +37,7 @@ from trainers.runtime.storage.local import disk_full, guarded_write
 
 register("", "trainers.runtime.storage.local")
 register("gs", "trainers.runtime.storage.gcs")
+register("s3", "trainers.runtime.storage.s3")
 
 # `bucket=NAME` without a scheme means this one (the only one before other schemes existed).
 DEFAULT_BUCKET_SCHEME = "gs"
@@ -48,6 +51,7 @@ __all__ = [
     "bucket_root",
     "check_buckets",
     "check_writable",
+    "configure",
     "create_bucket",
     "delete",
     "delete_tree",
@@ -148,6 +152,14 @@ def check_buckets(uris) -> None:
 
 def check_writable(uri: str | Path, probe: str) -> None:
     backend_for(uri).check_writable(str(uri), probe)
+
+
+def configure(s3_endpoint: str = "") -> None:
+    """Settings a run's keys give the backends: the s3Endpoint key, where set, is the S3
+    backend's endpoint (it reads AWS_ENDPOINT_URL, as boto3 and the AWS tools do)."""
+    if s3_endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = s3_endpoint
+        reset()
 
 
 def create_bucket(uri: str | Path) -> None:
