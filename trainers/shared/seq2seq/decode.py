@@ -53,9 +53,11 @@ Decoding = Greedy | Beam | Sample
 
 
 def decode(encode, step, source_ids, max_length: int, how: Decoding, start_id: int = START, end_id: int = END):
-    """-> (ids [B, max_length] int64, score [B]); after </s> come more </s> or zeros."""
+    """-> (ids [B, max_length] int64, score [B]); after </s> come more </s> or zeros.
+    `source_ids` may be a nested structure (say ids and a copy mechanism's extended ids), every
+    part with the batch first; `encode` receives it as it is."""
     memory, state = encode(source_ids)
-    batch = tf.shape(source_ids)[0]
+    batch = tf.shape(tf.nest.flatten(source_ids)[0])[0]
     if isinstance(how, Beam):
         if how.width > 1:  # each batch element's beams adjacent, as beam_search expects
             memory, state = tf.nest.map_structure(lambda x: tf.repeat(x, how.width, axis=0), (memory, state))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainers.runtime.config import Key, between, fraction, parse_float, parse_int
+from trainers.runtime.config import Key, between, fraction, parse_bool, parse_float, parse_int
 
 MODEL_TYPES = ("seq2seq-attention",)
 
@@ -25,6 +25,11 @@ KEYS: dict[str, Key] = {
         "0.6",
         "alpha of ((5+|Y|)/6)^alpha dividing a hypothesis' log-probability (0: none)",
         between(0.0, 5.0),
+    ),
+    "copyMechanism": Key(
+        parse_bool,
+        "false",
+        "pointer-generator: copy source words (names, numbers) the summary vocabulary lacks",
     ),
     "evalSamples": Key(parse_int, "200", "validation pairs decoded each epoch for ROUGE", between(1, 1_000_000)),
 }
