@@ -173,3 +173,24 @@ def test_pairs_speak_the_task_language(tmp_path):
     with pytest.raises(DataError, match=r"expected '<context><TAB><response>', found 2 tabs"):
         path.write_text("a\tb\tc\n")
         dialogue.read(path, skip_bad_lines=False)
+
+
+@pytest.mark.parametrize("how", [Greedy(), Beam(1), Beam(3, 0.6)])
+def test_minimum_length_keeps_the_end_token_back(how):
+    # </s> is by far the most likely token at every step; with a minimum of 3 it comes fourth.
+    probabilities = np.full(V, 0.02)
+    probabilities[END] = 1.0 - 0.02 * (V - 1)
+    step = fixed_step(probabilities)
+
+    def encode(source):
+        return (), tf.zeros([tf.shape(source)[0]])
+
+    short, _ = decode(encode, lambda t, s, m: step(t, s), tf.zeros([2, 3]), 6, how)
+    assert short.numpy()[:, 0].tolist() == [END, END]
+    if isinstance(how, Beam):
+        how = Beam(how.width, how.length_penalty, min_length=3)
+        found, _ = decode(encode, lambda t, s, m: step(t, s), tf.zeros([2, 3]), 6, how)
+        assert all(END not in row[:3] and row[3] == END for row in found.numpy().tolist())
+    else:
+        found, _ = greedy_search(step, tf.zeros([2]), 2, 6, START, END, min_length=3)
+        assert all(END not in row[:3] and row[3] == END for row in found.numpy().tolist())

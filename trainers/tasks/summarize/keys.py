@@ -26,6 +26,12 @@ KEYS: dict[str, Key] = {
         "alpha of ((5+|Y|)/6)^alpha dividing a hypothesis' log-probability (0: none)",
         between(0.0, 5.0),
     ),
+    "minSummaryLength": Key(
+        parse_int, "0", "words every decoded summary has at least before it may end (0: no minimum)", between(0, 499)
+    ),
+    "labelSmoothing": Key(
+        parse_float, "0", "training target weight spread evenly over the summary vocabulary", between(0.0, 0.5)
+    ),
     "copyMechanism": Key(
         parse_bool,
         "false",

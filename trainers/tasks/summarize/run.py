@@ -70,7 +70,7 @@ class SummarizeRun(TaskRun):
 
     def per_example_loss(self, targets, logits):
         """Mean cross-entropy over each summary's real tokens; padding costs nothing."""
-        return masked_token_loss(targets, logits)
+        return masked_token_loss(targets, logits, self.cfg.label_smoothing)
 
     def step_metrics(self, targets, logits):
         return {"token_accuracy": token_accuracy(targets, logits)}
@@ -101,7 +101,7 @@ class SummarizeRun(TaskRun):
 
             @tf.function(reduce_retracing=True)
             def summarize(texts):
-                how = Beam(cfg.beam_width, cfg.length_penalty)
+                how = Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length)
                 if self.copying:
                     source_ids, extended, tokens = self.vocabularies.source(texts)
                     ids, _ = decode(model, (source_ids, extended), how, cfg.max_target_length)
@@ -121,4 +121,5 @@ class SummarizeRun(TaskRun):
         return {**found, **{f"val_{name}": value for name, value in rouge.items()}}
 
     def serving_module(self, model):
-        return summarizer_module(model, self.vocabularies, self.cfg.beam_width, self.cfg.length_penalty)
+        cfg = self.cfg
+        return summarizer_module(model, self.vocabularies, cfg.beam_width, cfg.length_penalty, cfg.min_summary_length)

@@ -33,11 +33,11 @@ def decode(model, source_ids, how: Beam, max_length: int):
     return seq2seq_decode(encode, step, source_ids, max_length, how)
 
 
-def summarizer_module(model, vocabularies, beam_width: int, alpha: float) -> TextDecoderModule:
+def summarizer_module(model, vocabularies, beam_width: int, alpha: float, min_length: int = 0) -> TextDecoderModule:
     def decode_ids(source_ids, how: Beam):
         return decode(model, source_ids, how, vocabularies.max_target)
 
-    decodings = {"serving_default": Beam(beam_width, alpha), "greedy": Beam(1, alpha)}
+    decodings = {"serving_default": Beam(beam_width, alpha, min_length), "greedy": Beam(1, alpha, min_length)}
     if not model.copy_mechanism:
         return TextDecoderModule(model, vocabularies, decode_ids, decodings, OUTPUT, name="textjobs_summarizer")
     return TextDecoderModule(
