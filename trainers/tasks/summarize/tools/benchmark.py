@@ -21,6 +21,7 @@ choice alone.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -114,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-pairs", type=int, metavar="N", help="train on the first N pairs of train-early only (file order)"
     )
-    parser.add_argument("--keep", type=Path, metavar="DIR", help="copy the export to DIR (must not exist)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the run (export, best weights, vocab.json, metrics.json; no checkpoints) in DIR, which must not exist",
+    )
     args = parser.parse_args(argv)
     train_file, dev_file = args.data / TRAIN_FILE, args.data / DEV_FILE
     for needed in (train_file, dev_file):
@@ -136,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training failed ({code})", file=sys.stderr)
             return 1
         scores = evaluate(run / "export", dev_file)
-        if args.keep:
-            shutil.copytree(run / "export", args.keep, dirs_exist_ok=False)
+        if args.keep:  # the run directory: export, best epoch's weights, vocabularies, metrics
+            shutil.copytree(run, args.keep, dirs_exist_ok=False, ignore=shutil.ignore_patterns("checkpoints"))
+            (args.keep / "benchmark-settings.json").write_text(json.dumps(settings, indent=1) + "\n")
     timing = metrics["timing"]
     best = metrics["history"][metrics["export_epoch"] - 1]
     print(
