@@ -101,6 +101,7 @@ def test_copying_summarizer_writes_unseen_names_and_numbers_and_serves_raw_text(
         "evalSamples": "64",
         "numEpochs": "6",
         "learningRate": "0.004",
+        "exportBest": "true",
         "modelDir": str(tmp_path),
     }
     result = run_trainer(values, tiny=False)
@@ -116,6 +117,21 @@ def test_copying_summarizer_writes_unseen_names_and_numbers_and_serves_raw_text(
     # writes them (measured: ROUGE-1/2/L 1.0 with beam and greedy). The same run with
     # copyMechanism=false cannot spell them: it measured ROUGE-2 0.49, ROUGE-L 0.80.
     assert scores["beam_rouge2"] > 0.9 and scores["greedy_rouge2"] > 0.9 and scores["beam_rougeL"] > 0.95, scores
+
+    # tools/decodings.py rebuilds the same model from the kept run: its greedy row is evaluate's.
+    (tmp_path / "benchmark-settings.json").write_text(json.dumps({k: v for k, v in values.items() if k != "modelDir"}))
+    rows = subprocess.run(
+        [sys.executable, "-m", "trainers.tasks.summarize.tools.decodings", "--run", str(tmp_path), "--data", str(EVAL)]
+        + ["--decoding", "beamWidth=1", "--decoding", "beamWidth=3,lengthPenalty=1.0,minSummaryLength=2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rows.returncode == 0, rows.stderr[-2000:]
+    greedy_row = next(line for line in rows.stdout.splitlines() if line.startswith("| beamWidth=1 |"))
+    expected = " | ".join(f"{100 * scores[f'greedy_{m}']:.1f}" for m in ("rouge1", "rouge2", "rougeL"))
+    assert greedy_row.startswith(f"| beamWidth=1 | {expected} |"), (greedy_row, expected)
+    assert "| beamWidth=3,lengthPenalty=1.0,minSummaryLength=2 |" in rows.stdout
 
     version = sorted((tmp_path / "export").iterdir())[-1]
     probe = (

@@ -33,11 +33,13 @@ class Greedy:
 @dataclass(frozen=True)
 class Beam:
     """Beam search (search.py); the score is the length-normalised log-probability. Width 1
-    gives greedy search's tokens. No hypothesis ends before `min_length` tokens."""
+    gives greedy search's tokens. No hypothesis ends before `min_length` tokens; with
+    `no_repeat_ngram` n none writes an n-gram twice (0: no limit)."""
 
     width: int
     length_penalty: float = 0.0
     min_length: int = 0
+    no_repeat_ngram: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def decode(encode, step, source_ids, max_length: int, how: Decoding, start_id: i
             end_id,
             how.length_penalty,
             how.min_length,
+            how.no_repeat_ngram,
         )
     if isinstance(how, Greedy):
         return greedy_search(lambda tokens, s: step(tokens, s, memory), state, batch, max_length, start_id, end_id)

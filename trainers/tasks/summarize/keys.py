@@ -29,6 +29,9 @@ KEYS: dict[str, Key] = {
     "minSummaryLength": Key(
         parse_int, "0", "words every decoded summary has at least before it may end (0: no minimum)", between(0, 499)
     ),
+    "noRepeatNgram": Key(
+        parse_int, "0", "decoding never writes an n-gram of this length twice in a summary (0: off)", between(0, 8)
+    ),
     "labelSmoothing": Key(
         parse_float, "0", "training target weight spread evenly over the summary vocabulary", between(0.0, 0.5)
     ),

@@ -101,7 +101,7 @@ class SummarizeRun(TaskRun):
 
             @tf.function(reduce_retracing=True)
             def summarize(texts):
-                how = Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length)
+                how = Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length, cfg.no_repeat_ngram)
                 if self.copying:
                     source_ids, extended, tokens = self.vocabularies.source(texts)
                     ids, _ = decode(model, (source_ids, extended), how, cfg.max_target_length)
@@ -122,4 +122,8 @@ class SummarizeRun(TaskRun):
 
     def serving_module(self, model):
         cfg = self.cfg
-        return summarizer_module(model, self.vocabularies, cfg.beam_width, cfg.length_penalty, cfg.min_summary_length)
+        return summarizer_module(
+            model,
+            self.vocabularies,
+            Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length, cfg.no_repeat_ngram),
+        )

@@ -7,6 +7,7 @@ all run inside the graph with core TensorFlow ops, so stock TF Serving and KServ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -33,11 +34,13 @@ def decode(model, source_ids, how: Beam, max_length: int):
     return seq2seq_decode(encode, step, source_ids, max_length, how)
 
 
-def summarizer_module(model, vocabularies, beam_width: int, alpha: float, min_length: int = 0) -> TextDecoderModule:
+def summarizer_module(model, vocabularies, beam: Beam) -> TextDecoderModule:
+    """`serving_default` decodes as `beam` says, `greedy` the same with width 1."""
+
     def decode_ids(source_ids, how: Beam):
         return decode(model, source_ids, how, vocabularies.max_target)
 
-    decodings = {"serving_default": Beam(beam_width, alpha, min_length), "greedy": Beam(1, alpha, min_length)}
+    decodings = {"serving_default": beam, "greedy": dataclasses.replace(beam, width=1)}
     if not model.copy_mechanism:
         return TextDecoderModule(model, vocabularies, decode_ids, decodings, OUTPUT, name="textjobs_summarizer")
     return TextDecoderModule(
