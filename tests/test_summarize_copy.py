@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import katib_metrics, run_trainer, trainers_cli
+from tests.helpers import katib_metrics, read_metrics, run_trainer, trainers_cli
 from trainers.shared.seq2seq.copying import CopyVocabularies
 from trainers.shared.seq2seq.decode import Beam
 from trainers.shared.seq2seq.search import beam_search, greedy_search
@@ -148,3 +148,24 @@ def test_copying_summarizer_writes_unseen_names_and_numbers_and_serves_raw_text(
     beam_line, greedy_line = served.stdout.strip().splitlines()[-2:]
     for line in (beam_line, greedy_line):
         assert "qwertyco" in line.split() and "4321" in line.split(), served.stdout
+
+
+@pytest.mark.slow
+def test_copying_summarizer_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    values = {
+        "modelType": "seq2seq-attention",
+        "copyMechanism": "true",
+        "trainData": str(TRAIN),
+        "evalData": str(EVAL),
+        "hiddenSize": "16",
+        "embeddingDim": "16",
+        "evalSamples": "16",
+        "trainSteps": "20",
+        "batchSize": "32",
+        "modelDir": str(tmp_path),
+    }
+    result = run_trainer(values, env={"TEXTJOBS_CPU_REPLICAS": "2"}, tiny=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replica(s) on 1 worker(s)" in result.stdout
+    [row] = read_metrics(tmp_path)["history"]
+    assert row["step"] == 20 and np.isfinite(row["loss"]) and row["val_rougeL"] >= 0.0
