@@ -173,3 +173,51 @@ def test_pairs_speak_the_task_language(tmp_path):
     with pytest.raises(DataError, match=r"expected '<context><TAB><response>', found 2 tabs"):
         path.write_text("a\tb\tc\n")
         dialogue.read(path, skip_bad_lines=False)
+
+
+@pytest.mark.parametrize("how", [Greedy(), Beam(1), Beam(3, 0.6)])
+def test_minimum_length_keeps_the_end_token_back(how):
+    # </s> is by far the most likely token at every step; with a minimum of 3 it comes fourth.
+    probabilities = np.full(V, 0.02)
+    probabilities[END] = 1.0 - 0.02 * (V - 1)
+    step = fixed_step(probabilities)
+
+    def encode(source):
+        return (), tf.zeros([tf.shape(source)[0]])
+
+    short, _ = decode(encode, lambda t, s, m: step(t, s), tf.zeros([2, 3]), 6, how)
+    assert short.numpy()[:, 0].tolist() == [END, END]
+    if isinstance(how, Beam):
+        how = Beam(how.width, how.length_penalty, min_length=3)
+        found, _ = decode(encode, lambda t, s, m: step(t, s), tf.zeros([2, 3]), 6, how)
+        assert all(END not in row[:3] and row[3] == END for row in found.numpy().tolist())
+    else:
+        found, _ = greedy_search(step, tf.zeros([2]), 2, 6, START, END, min_length=3)
+        assert all(END not in row[:3] and row[3] == END for row in found.numpy().tolist())
+
+
+@pytest.mark.parametrize("how", [Greedy(), Beam(1), Beam(3)])
+def test_no_repeat_ngram_blocks_the_loops_a_decoder_falls_into(how):
+    # Token 5 is always the most likely, then 6, 7, 8...; </s> least likely: the plain search loops.
+    probabilities = np.array([0.01, 0.01, 0.01, 0.001, 0.01, 0.5, 0.2, 0.1, 0.06, 0.04, 0.03, 0.029])
+    step = fixed_step(probabilities / probabilities.sum())
+
+    def encode(source):
+        return (), tf.zeros([tf.shape(source)[0]])
+
+    def run(n):
+        if isinstance(how, Beam):
+            found, _ = decode(encode, lambda t, s, m: step(t, s), tf.zeros([2, 3]), 6, Beam(how.width, 0.0, 0, n))
+        else:
+            found, _ = greedy_search(step, tf.zeros([2]), 2, 6, START, END, no_repeat_ngram=n)
+        return found.numpy().tolist()
+
+    assert run(0)[0] == [5] * 6
+    assert run(1)[0] == [5, 6, 7, 8, 9, 10]  # no token twice
+    for row in run(2):  # no bigram twice: 5 5, 5 6, 6 5, 5 7, ...
+        bigrams = list(zip(row, row[1:], strict=False))
+        assert len(set(bigrams)) == len(bigrams), row
+    assert run(2)[0] == [5, 5, 6, 5, 7, 5]
+    for row in run(3):
+        trigrams = list(zip(row, row[1:], row[2:], strict=False))
+        assert len(set(trigrams)) == len(trigrams) and row[:4] == [5, 5, 5, 6], row

@@ -152,8 +152,14 @@ def test_bundled_sample_is_what_the_generator_writes(tmp_path):
     from trainers.tasks.summarize.tools import sample_data
 
     sample_data.main(["--out", str(tmp_path)])
-    for name in ("headlines.train.tsv", "headlines.eval.tsv"):
+    for name in ("headlines.train.tsv", "headlines.eval.tsv", "headlines_copy.train.tsv", "headlines_copy.eval.tsv"):
         assert (tmp_path / name).read_text() == (SAMPLE_DIR / name).read_text(), name
+    # The copy sample's evaluation names never occur in its training file.
+    copy_train = PAIRS.read(SAMPLE_DIR / "headlines_copy.train.tsv", skip_bad_lines=False)
+    copy_eval = PAIRS.read(SAMPLE_DIR / "headlines_copy.eval.tsv", skip_bad_lines=False)
+    seen = {word for text in copy_train.sources for word in text.split()}
+    names = {summary.split()[0] for summary in copy_eval.targets}
+    assert len(names) > 150 and not names & seen
     pairs = PAIRS.read(SAMPLE_DIR / "headlines.eval.tsv", skip_bad_lines=False)
     # The key sentence is never first, so the lead baseline has little to find.
     assert all(

@@ -33,10 +33,13 @@ class Greedy:
 @dataclass(frozen=True)
 class Beam:
     """Beam search (search.py); the score is the length-normalised log-probability. Width 1
-    gives greedy search's tokens."""
+    gives greedy search's tokens. No hypothesis ends before `min_length` tokens; with
+    `no_repeat_ngram` n none writes an n-gram twice (0: no limit)."""
 
     width: int
     length_penalty: float = 0.0
+    min_length: int = 0
+    no_repeat_ngram: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,11 @@ Decoding = Greedy | Beam | Sample
 
 
 def decode(encode, step, source_ids, max_length: int, how: Decoding, start_id: int = START, end_id: int = END):
-    """-> (ids [B, max_length] int64, score [B]); after </s> come more </s> or zeros."""
+    """-> (ids [B, max_length] int64, score [B]); after </s> come more </s> or zeros.
+    `source_ids` may be a nested structure (say ids and a copy mechanism's extended ids), every
+    part with the batch first; `encode` receives it as it is."""
     memory, state = encode(source_ids)
-    batch = tf.shape(source_ids)[0]
+    batch = tf.shape(tf.nest.flatten(source_ids)[0])[0]
     if isinstance(how, Beam):
         if how.width > 1:  # each batch element's beams adjacent, as beam_search expects
             memory, state = tf.nest.map_structure(lambda x: tf.repeat(x, how.width, axis=0), (memory, state))
@@ -68,6 +73,8 @@ def decode(encode, step, source_ids, max_length: int, how: Decoding, start_id: i
             start_id,
             end_id,
             how.length_penalty,
+            how.min_length,
+            how.no_repeat_ngram,
         )
     if isinstance(how, Greedy):
         return greedy_search(lambda tokens, s: step(tokens, s, memory), state, batch, max_length, start_id, end_id)

@@ -16,12 +16,13 @@ BATCH = 64
 def teacher_forced_scorer(model, batch_fn: Callable, label_smoothing: float = 0.0):
     """A tf.function (sources [b], targets [b] strings) -> (summed loss, right tokens, tokens).
     `batch_fn` turns the strings into ((source ids, decoder input), decoder target), as in
-    training; `model` takes (source ids, decoder input) and returns logits."""
+    training; `model` takes those inputs (source ids, decoder input, or whatever else the
+    batch function puts first) and returns logits."""
 
     @tf.function(reduce_retracing=True)
     def score(sources, targets):
-        (source, decoder_in), decoder_out = batch_fn(sources, targets)
-        logits = model((source, decoder_in), training=False)
+        inputs, decoder_out = batch_fn(sources, targets)
+        logits = model(inputs, training=False)
         loss = tf.reduce_sum(masked_token_loss(decoder_out, logits, label_smoothing))
         right, tokens = token_accuracy(decoder_out, logits)
         return loss, right, tokens

@@ -22,7 +22,11 @@ SCORE = "score"
 class TextDecoderModule(tf.Module):
     """`decode_ids(source ids [B, S], decoding) -> (ids [B, T], score [B])` as raw-text
     signatures returning {output: text [B], "score": score [B]}; `decodings` maps each signature
-    name to its decoding and must name `serving_default`, which is also `serve`."""
+    name to its decoding and must name `serving_default`, which is also `serve`.
+
+    By default the source is `vocabularies.source_ids(text)` and the text `detokenize(ids)`; a
+    model that reads more of the source (a copy mechanism: extended ids, the tokens it spells
+    copied words from) passes `read_source(text) -> source` and `write_text(ids, source) -> text`."""
 
     def __init__(
         self,
@@ -32,20 +36,25 @@ class TextDecoderModule(tf.Module):
         decodings: Mapping[str, Decoding],
         output: str,
         name: str = "textjobs_decoder",
+        read_source: Callable | None = None,
+        write_text: Callable | None = None,
     ):
         super().__init__(name=name)
         self.model = model  # tracked, so its variables are saved
         self.vocabularies = vocabularies
         self._decode_ids = decode_ids
         self._output = output
+        self._read_source = read_source or vocabularies.source_ids
+        self._write_text = write_text or (lambda ids, source: vocabularies.detokenize(ids))
         self._signatures = {signature: self._text_function(how) for signature, how in decodings.items()}
         self.serve = self._signatures["serving_default"]
 
     def _text_function(self, how: Decoding):
         @tf.function(input_signature=[TEXT])
         def decode_text(text):
-            ids, scores = self._decode_ids(self.vocabularies.source_ids(text), how)
-            return {self._output: self.vocabularies.detokenize(ids), SCORE: scores}
+            source = self._read_source(text)
+            ids, scores = self._decode_ids(source, how)
+            return {self._output: self._write_text(ids, source), SCORE: scores}
 
         return decode_text
 

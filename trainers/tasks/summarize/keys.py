@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainers.runtime.config import Key, between, fraction, parse_float, parse_int
+from trainers.runtime.config import Key, between, fraction, parse_bool, parse_float, parse_int
 
 MODEL_TYPES = ("seq2seq-attention",)
 
@@ -25,6 +25,20 @@ KEYS: dict[str, Key] = {
         "0.6",
         "alpha of ((5+|Y|)/6)^alpha dividing a hypothesis' log-probability (0: none)",
         between(0.0, 5.0),
+    ),
+    "minSummaryLength": Key(
+        parse_int, "0", "words every decoded summary has at least before it may end (0: no minimum)", between(0, 499)
+    ),
+    "noRepeatNgram": Key(
+        parse_int, "0", "decoding never writes an n-gram of this length twice in a summary (0: off)", between(0, 8)
+    ),
+    "labelSmoothing": Key(
+        parse_float, "0", "training target weight spread evenly over the summary vocabulary", between(0.0, 0.5)
+    ),
+    "copyMechanism": Key(
+        parse_bool,
+        "false",
+        "pointer-generator: copy source words (names, numbers) the summary vocabulary lacks",
     ),
     "evalSamples": Key(parse_int, "200", "validation pairs decoded each epoch for ROUGE", between(1, 1_000_000)),
 }

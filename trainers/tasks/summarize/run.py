@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from trainers.runtime.task import TaskRun
 from trainers.shared.seq2seq import evaluation
+from trainers.shared.seq2seq.copying import CopyVocabularies
 from trainers.shared.seq2seq.decode import Beam
 from trainers.shared.seq2seq.losses import masked_token_loss, token_accuracy
 from trainers.shared.seq2seq.vocab import Vocabularies
@@ -24,7 +25,9 @@ class SummarizeRun(TaskRun):
     def __init__(self, cfg, assets: dict, train, evaluation):
         self.cfg = cfg
         self.source, self.target = assets["source"], assets["target"]
-        self.vocabularies = Vocabularies(self.source, self.target, cfg.max_source_length, cfg.max_target_length)
+        self.copying = cfg.copy_mechanism
+        vocabularies = CopyVocabularies if self.copying else Vocabularies
+        self.vocabularies = vocabularies(self.source, self.target, cfg.max_source_length, cfg.max_target_length)
         self.train = train
         self.evaluation = evaluation
         self._eval_fns = None
@@ -35,35 +38,57 @@ class SummarizeRun(TaskRun):
     def build_model(self):
         cfg = self.cfg
         model = Seq2SeqAttention(
-            len(self.source), len(self.target), cfg.embedding_dim, cfg.hidden_size, cfg.encoder_layers, cfg.dropout
+            len(self.source),
+            len(self.target),
+            cfg.embedding_dim,
+            cfg.hidden_size,
+            cfg.encoder_layers,
+            cfg.dropout,
+            copy=self.copying,
         )
-        model((tf.zeros([1, cfg.max_source_length], tf.int64), tf.zeros([1, cfg.max_target_length], tf.int64)))
+        model(tuple(tf.zeros([1, spec.shape[1]], tf.int64) for spec in self._input_specs()))
         return model
+
+    def _input_specs(self):
+        cfg = self.cfg
+        source = tf.TensorSpec([None, cfg.max_source_length], tf.int64, name="source_ids")
+        decoder_in = tf.TensorSpec([None, cfg.max_target_length], tf.int64, name="decoder_in")
+        if not self.copying:
+            return [source, decoder_in]
+        return [source, tf.TensorSpec([None, cfg.max_source_length], tf.int64, name="extended_ids"), decoder_in]
 
     def train_arrays(self):
         return np.array(self.train.sources, dtype=object), np.array(self.train.targets, dtype=object)
 
     def batch_fn(self, texts, summaries):
+        if self.copying:
+            source_ids, extended, tokens = self.vocabularies.source(texts)
+            decoder_in, decoder_out = self.vocabularies.copy_target_pair(summaries, tokens)
+            return (source_ids, extended, decoder_in), decoder_out
         decoder_in, decoder_out = self.vocabularies.target_pair(summaries)
         return (self.vocabularies.source_ids(texts), decoder_in), decoder_out
 
     def per_example_loss(self, targets, logits):
         """Mean cross-entropy over each summary's real tokens; padding costs nothing."""
-        return masked_token_loss(targets, logits)
+        return masked_token_loss(targets, logits, self.cfg.label_smoothing)
 
     def step_metrics(self, targets, logits):
         return {"token_accuracy": token_accuracy(targets, logits)}
 
     def model_signature(self, model):
         """Token ids in, next-token logits out (teacher forcing): the model without tokenization
-        or search, for quantization and serving."""
-        cfg = self.cfg
-        specs = [
-            tf.TensorSpec([None, cfg.max_source_length], tf.int64, name="source_ids"),
-            tf.TensorSpec([None, cfg.max_target_length], tf.int64, name="decoder_in"),
-        ]
+        or search, for quantization and serving. With copying: (source ids, extended ids, decoder
+        input) in, log-probabilities over the extended vocabulary out (still named logits)."""
 
-        @tf.function(input_signature=specs)
+        if self.copying:
+
+            @tf.function(input_signature=self._input_specs())
+            def copying_model_only(source_ids, extended_ids, decoder_in):
+                return {"logits": model((source_ids, extended_ids, decoder_in), training=False)}
+
+            return copying_model_only
+
+        @tf.function(input_signature=self._input_specs())
         def model_only(source_ids, decoder_in):
             return {"logits": model((source_ids, decoder_in), training=False)}
 
@@ -76,8 +101,12 @@ class SummarizeRun(TaskRun):
 
             @tf.function(reduce_retracing=True)
             def summarize(texts):
-                source = self.vocabularies.source_ids(texts)
-                ids, _ = decode(model, source, Beam(cfg.beam_width, cfg.length_penalty), cfg.max_target_length)
+                how = Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length, cfg.no_repeat_ngram)
+                if self.copying:
+                    source_ids, extended, tokens = self.vocabularies.source(texts)
+                    ids, _ = decode(model, (source_ids, extended), how, cfg.max_target_length)
+                    return self.vocabularies.detokenize_copied(ids, tokens)
+                ids, _ = decode(model, self.vocabularies.source_ids(texts), how, cfg.max_target_length)
                 return self.vocabularies.detokenize(ids)
 
             self._eval_fns = scores, summarize
@@ -92,4 +121,9 @@ class SummarizeRun(TaskRun):
         return {**found, **{f"val_{name}": value for name, value in rouge.items()}}
 
     def serving_module(self, model):
-        return summarizer_module(model, self.vocabularies, self.cfg.beam_width, self.cfg.length_penalty)
+        cfg = self.cfg
+        return summarizer_module(
+            model,
+            self.vocabularies,
+            Beam(cfg.beam_width, cfg.length_penalty, cfg.min_summary_length, cfg.no_repeat_ngram),
+        )

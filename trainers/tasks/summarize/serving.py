@@ -7,6 +7,7 @@ all run inside the graph with core TensorFlow ops, so stock TF Serving and KServ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,11 +20,13 @@ OUTPUT = "summary"
 
 def decode(model, source_ids, how: Beam, max_length: int):
     """Source ids [B, S] -> (summary ids [B, max_length], score [B]). The summarizer decodes by
-    beam search only, width 1 included, so every score is length-normalised alike."""
+    beam search only, width 1 included, so every score is length-normalised alike. A copying
+    model takes (source ids, extended ids) and returns extended ids (copying.py)."""
 
-    def encode(ids):
+    def encode(source):
+        ids, extended = source if model.copy_mechanism else (source, None)
         values, keys, mask, state = model.encode(ids, training=False)
-        return (values, keys, mask), state
+        return ((values, keys, mask, extended) if model.copy_mechanism else (values, keys, mask)), state
 
     def step(tokens, state, memory):
         return model.step(tokens, state, *memory)
@@ -31,12 +34,25 @@ def decode(model, source_ids, how: Beam, max_length: int):
     return seq2seq_decode(encode, step, source_ids, max_length, how)
 
 
-def summarizer_module(model, vocabularies, beam_width: int, alpha: float) -> TextDecoderModule:
+def summarizer_module(model, vocabularies, beam: Beam) -> TextDecoderModule:
+    """`serving_default` decodes as `beam` says, `greedy` the same with width 1."""
+
     def decode_ids(source_ids, how: Beam):
         return decode(model, source_ids, how, vocabularies.max_target)
 
-    decodings = {"serving_default": Beam(beam_width, alpha), "greedy": Beam(1, alpha)}
-    return TextDecoderModule(model, vocabularies, decode_ids, decodings, OUTPUT, name="textjobs_summarizer")
+    decodings = {"serving_default": beam, "greedy": dataclasses.replace(beam, width=1)}
+    if not model.copy_mechanism:
+        return TextDecoderModule(model, vocabularies, decode_ids, decodings, OUTPUT, name="textjobs_summarizer")
+    return TextDecoderModule(
+        model,
+        vocabularies,
+        lambda source, how: decode_ids(source[:2], how),
+        decodings,
+        OUTPUT,
+        name="textjobs_summarizer",
+        read_source=vocabularies.source,
+        write_text=lambda ids, source: vocabularies.detokenize_copied(ids, source[2]),
+    )
 
 
 def summarize(version_dir: Path, texts: list[str], signature: str = "serving_default", batch: int = 64) -> list[dict]:
