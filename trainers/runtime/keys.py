@@ -53,6 +53,12 @@ def _bucket(value):
     return f"is not a valid bucket name (NAME or {schemes}; lower-case letters, digits, '-', '_', '.'; 3-63 chars)"
 
 
+def parse_prune_layers(text: str) -> str:
+    from trainers.runtime.training.pruning import parse_layers
+
+    return ",".join(parse_layers(text))
+
+
 KEYS: dict[str, Key] = {
     # The default model type comes from the task registry (trainers/tasks).
     "modelType": Key(parse_str, "", "the model; it selects the task (classify, ...)"),
@@ -106,6 +112,23 @@ KEYS: dict[str, Key] = {
         "fail for good (exit 4) after this many starts in a row from the same checkpoint; 0 = no limit",
         between(0, 1000),
     ),
+    # Magnitude pruning (training/pruning.py), for every task.
+    "pruneSparsity": Key(
+        parse_float,
+        "0",
+        "fraction of each pruned kernel zeroed by pruneEndStep (cubic schedule); 0 = off",
+        between(0.0, 0.99),
+    ),
+    "pruneBeginStep": Key(parse_int, "0", "step at which pruning starts", between(0, 10**9)),
+    "pruneEndStep": Key(
+        parse_int, "0", "step at which pruneSparsity is reached; 0 = the run's last step", between(0, 10**9)
+    ),
+    "pruneEvery": Key(parse_int, "50", "steps between mask updates while pruning", between(1, 10**9)),
+    "pruneLayers": Key(
+        parse_prune_layers,
+        "dense,conv,embedding,recurrent",
+        "kernels pruned, by layer type (never biases or normalization)",
+    ),
     "peerTimeoutSeconds": Key(
         parse_int,
         "600",
@@ -113,6 +136,17 @@ KEYS: dict[str, Key] = {
         between(1, 86_400),
     ),
 }
+
+
+PRUNE_KEYS = ("pruneBeginStep", "pruneEndStep", "pruneEvery", "pruneLayers")
+
+
+def _check_pruning(cfg: Config) -> None:
+    if cfg.prune_sparsity > 0:
+        return
+    for key in PRUNE_KEYS:
+        if cfg.sources.get(key, "default") != "default":
+            raise cfg.error(key, "applies only with pruneSparsity > 0")
 
 
 def resolve(cfg: Config, task) -> Config:
@@ -129,6 +163,7 @@ def resolve(cfg: Config, task) -> Config:
         raise ConfigError(f"{cfg.sources['exportBest']}: exportBest='true' needs evalData to choose the best epoch")
     xla = task.xla_default(cfg) if cfg.xla is None else cfg.xla
     _check_optimizer(cfg)
+    _check_pruning(cfg)
     return cfg.replace(model_dir=model_dir, export_dir=export_dir, train_data=train_data, eval_data=eval_data, xla=xla)
 
 

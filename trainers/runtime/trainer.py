@@ -210,7 +210,7 @@ class Trainer:
         task_run = task.create(cfg, assets, self.inputs.train, self.inputs.evaluation, self.inputs.ctx)
         train_input = task_run.train_input(cfg.batch_size, cfg.seed)
         schedule = Schedule(train_input.steps_per_epoch, cfg.num_epochs, cfg.train_steps, cfg.eval_every)
-        actions = actions_lib.for_run(cfg, list(task_run.actions()))
+        actions = actions_lib.for_run(cfg, list(task_run.actions()), schedule.total)
         model, optimizer = self._build(task_run, schedule.total, actions)
         metric_names = tuple(task_run.train_metric_names)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
