@@ -206,7 +206,7 @@ class Trainer:
         from trainers.runtime.training.step import StepRunner
 
         cfg, task, role, run = self.cfg, self.task, self.role, self.run_dir
-        assets = self._assets()
+        assets = self.assets = self._assets()
         task_run = task.create(cfg, assets, self.inputs.train, self.inputs.evaluation, self.inputs.ctx)
         train_input = task_run.train_input(cfg.batch_size, cfg.seed)
         schedule = Schedule(train_input.steps_per_epoch, cfg.num_epochs, cfg.train_steps, cfg.eval_every)
@@ -338,8 +338,9 @@ class Trainer:
         info = export.export_info(cfg, exported["step"], exported["epoch"])
         model_only = task_run.model_signature(model)
         extra = {MODEL_SIGNATURE: model_only} if model_only is not None else {}
-        writer = SavedModelWriter(task_run.serving_module(model), extra)
-        content = export.Export(writer, info, task_run.export_files(info), export.weights_digest(model))
+        writer = SavedModelWriter(task_run.serving_module(model), extra, weights=model.weights)
+        files = {**task_run.export_files(info), **export.run_file(cfg, self.assets)}
+        content = export.Export(writer, info, files, export.weights_digest(model))
         if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
             export.take_part(content, run)
             return 0
