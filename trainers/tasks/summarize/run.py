@@ -69,6 +69,53 @@ class SummarizeRun(TaskRun):
 
         return model_only
 
+    def lite_signatures(self, model):
+        """`encode` and `step` (decoding runs outside TFLite, search.py over the interpreter):
+        a beam search's while loop and string ops do not belong in a TFLite graph. The encoder's
+        GRUs are traced unrolled (maxSourceLength steps): a GRU's while loop with a dynamic batch
+        does not convert, and int8 calibration crashes on it (platform facts)."""
+        cfg = self.cfg
+        for encoder in model.encoders:
+            encoder.forward_layer.unroll = encoder.backward_layer.unroll = True
+        source, hidden = cfg.max_source_length, cfg.hidden_size
+
+        @tf.function(input_signature=[tf.TensorSpec([None, source], tf.int64, name="source_ids")])
+        def encode(source_ids):
+            values, keys, mask, state = model.encode(source_ids, training=False)
+            return {"values": values, "keys": keys, "mask": tf.cast(mask, tf.float32), "state": state}
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.int64, name="tokens"),
+                tf.TensorSpec([None, hidden], tf.float32, name="state"),
+                tf.TensorSpec([None, source, 2 * hidden], tf.float32, name="values"),
+                tf.TensorSpec([None, source, hidden], tf.float32, name="keys"),
+                tf.TensorSpec([None, source], tf.float32, name="mask"),
+            ]
+        )
+        def step(tokens, state, values, keys, mask):
+            log_probs, new_state = model.step(tokens, state, values, keys, mask > 0.5)
+            return {"log_probs": log_probs, "state": new_state}
+
+        self._lite = {"encode": encode, "step": step}
+        return dict(self._lite)
+
+    def lite_calibration(self, model, data, count: int):
+        """Each text's encoding, and the decoder's steps along its reference summary."""
+        encode, step = self._lite["encode"], self._lite["step"]
+        for start in range(min(count, len(data))):
+            texts, summaries = data.sources[start : start + 1], data.targets[start : start + 1]
+            ids = self.vocabularies.source_ids(tf.constant(texts))
+            encoded = encode(ids)
+            yield "encode", {"source_ids": ids.numpy()}
+            decoder_in, _ = self.vocabularies.target_pair(tf.constant(summaries))
+            state = encoded["state"]
+            memory = {k: encoded[k].numpy() for k in ("values", "keys", "mask")}
+            for t in range(int(tf.math.count_nonzero(decoder_in))):
+                tokens = decoder_in[:, t]
+                yield "step", {"tokens": tokens.numpy(), "state": state.numpy(), **memory}
+                state = step(tokens, state, *(encoded[k] for k in ("values", "keys", "mask")))["state"]
+
     def _functions(self, model):
         if self._eval_fns is None:
             cfg = self.cfg
