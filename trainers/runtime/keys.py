@@ -59,6 +59,12 @@ def parse_prune_layers(text: str) -> str:
     return ",".join(parse_layers(text))
 
 
+def _quantize_modes(value):
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in ("float", "dynamic", "float16", "int8")]
+    return f"unknown modes {unknown}; choose from dynamic, float16, int8" if unknown else None
+
+
 KEYS: dict[str, Key] = {
     # The default model type comes from the task registry (trainers/tasks).
     "modelType": Key(parse_str, "", "the model; it selects the task (classify, ...)"),
@@ -112,6 +118,18 @@ KEYS: dict[str, Key] = {
         "fail for good (exit 4) after this many starts in a row from the same checkpoint; 0 = no limit",
         between(0, 1000),
     ),
+    "initFrom": Key(
+        parse_str,
+        "",
+        "fine-tune: start from this export (root or version) or run directory's weights and assets (local or bucket)",
+    ),
+    "optimizeQuantize": Key(
+        parse_str,
+        "",
+        "after the export, quantize it to TFLite (comma-separated: dynamic, float16, int8) with a report in "
+        "<modelDir>/optimized; empty = off",
+        _quantize_modes,
+    ),
     # Magnitude pruning (training/pruning.py), for every task.
     "pruneSparsity": Key(
         parse_float,
@@ -142,7 +160,9 @@ PRUNE_KEYS = ("pruneBeginStep", "pruneEndStep", "pruneEvery", "pruneLayers")
 
 
 def _check_pruning(cfg: Config) -> None:
-    if cfg.prune_sparsity > 0:
+    """Prune keys without pruneSparsity are a mistake; an explicit pruneSparsity=0 is a baseline
+    (a Katib search over the sparsity includes it) and may keep them."""
+    if cfg.prune_sparsity > 0 or cfg.sources.get("pruneSparsity", "default") != "default":
         return
     for key in PRUNE_KEYS:
         if cfg.sources.get(key, "default") != "default":

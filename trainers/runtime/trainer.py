@@ -29,7 +29,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from trainers.runtime import distribution, export, faults, keyset, storage
+from trainers.runtime import distribution, export, faults, init_from, keyset, storage
 from trainers.runtime.artifacts import SavedModelWriter
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
@@ -56,13 +56,14 @@ class Inputs:
     ctx: Context
     train: object
     evaluation: object | None
+    init: init_from.InitSource | None = None
 
 
 def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     """Step 1: everything that can be checked without TensorFlow."""
     say = _printer(role)
     run = Run(cfg, role.name, task.assets_file)
-    storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data])
+    storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data, cfg.init_from])
     run.check_writable(probe_buckets=role.is_chief)  # only the chief writes to the bucket
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
     train = task.read_data(cfg, ctx.fetch(cfg.train_data))
@@ -76,7 +77,8 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
         if part is not None and part.skipped and role.is_chief:
             say(f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
     task.check_inputs(cfg, ctx)
-    return Inputs(run, ctx, train, evaluation)
+    init = init_from.resolve(cfg, run.scratch)
+    return Inputs(run, ctx, train, evaluation, init)
 
 
 def _check_derived_eval_data(cfg) -> None:
@@ -113,7 +115,13 @@ class Trainer:
     def _assets(self) -> dict:
         run, cfg = self.run_dir, self.cfg
         saved = run.pull(run.assets)
-        assets = json.loads(run.assets.read_text()) if saved else self.task.build_assets(cfg, self.inputs.train)
+        init = self.inputs.init
+        if saved:
+            assets = json.loads(run.assets.read_text())
+            if init is not None:
+                init_from.check_saved_assets(init, assets)
+        else:  # fine-tuning keeps the source's vocabulary and labels: its ids mean the same
+            assets = init.assets if init is not None else self.task.build_assets(cfg, self.inputs.train)
         self.task.check_assets(cfg, assets, self.inputs.train, self.inputs.evaluation)
         if self.cfg.batch_size % self.strategy.num_replicas_in_sync:
             raise cfg.error("batchSize", f"must be a multiple of the {self.strategy.num_replicas_in_sync} replicas")
@@ -218,6 +226,9 @@ class Trainer:
         totals_var = tf.Variable(np.zeros(2 + 2 * len(metric_names)), dtype=tf.float64, trainable=False)
         store = self._checkpoint(model, optimizer, step_var, totals_var, actions)
         restored = store.restore()
+        if not restored and self.inputs.init is not None:  # a fresh start; a resume has its own weights
+            with self.strategy.scope():
+                self.say(init_from.load_weights(self.inputs.init, model))
         step = int(step_var.numpy())
         totals = totals_var.numpy().copy()
         ledger = StartLedger(run)
@@ -323,6 +334,9 @@ class Trainer:
 
     # -- step 6: export ------------------------------------------------------------------------
 
+    def _optimize(self, location: str) -> None:
+        optimize_step(self.cfg, self.run_dir, location, getattr(self, "registry", None), self.say)
+
     def _export(self, task_run, model, best, history, progress, step: int) -> int:
         cfg, run = self.cfg, self.run_dir
         chosen = best.restore(model)
@@ -347,6 +361,7 @@ class Trainer:
         reused = export.published(content, run)
         location = reused or export.write_version(content, run)
         faults.point("export.done")
+        self._optimize(location)
         summary = history.write(self._timing(progress), location, exported["epoch"])
         history.sinks.finish(summary)
         self.say(
@@ -354,6 +369,40 @@ class Trainer:
             + (" (this run's, already published: not written again)" if reused else "")
         )
         return 0
+
+
+def optimize_step(cfg, run, location: str, registry, say) -> str | None:
+    """`optimizeQuantize`: after the export, the chief quantizes it (runtime/optimize.py) into
+    <modelDir>/optimized/, scored on evalData, mirrored to the bucket with report.json last. Done
+    once: a restart finds report.json and skips it; an interrupted attempt left a directory without
+    it, which is this run's own (named exactly) and is replaced."""
+    import shutil
+
+    from trainers.runtime import optimize
+
+    if not cfg.optimize_quantize:
+        return None
+    local = run.model_dir / "optimized"
+    remote = storage.join(run.remote_model_dir, "optimized") if run.remote_model_dir else None
+    done = storage.join(remote, "report.json") if remote else local / "report.json"
+    if storage.exists(done):
+        return str(remote or local)
+    shutil.rmtree(local, ignore_errors=True)
+    argv = ["--model", location, "--out", str(local), "--quantize", cfg.optimize_quantize]
+    if cfg.eval_data:
+        argv += ["--data", cfg.eval_data]
+    code = optimize.main(argv, registry)
+    if code:
+        raise RunError(f"optimizeQuantize: optimizing the export {location} failed (exit {code}); see above")
+    if remote:
+        storage.upload_tree(local, remote, last=("report.json",))
+    say(f"optimized the export into {remote or local} ({cfg.optimize_quantize})")
+    # Size and quality per artifact as name=value, for Katib's StdOut collector (chief only).
+    rows = json.loads((local / "report.json").read_text())["artifacts"]
+    pairs = [f"{r['artifact']}_gzip_bytes={r['gzip_bytes']}" for r in rows]
+    pairs += [f"{r['artifact']}_quality={r['quality']:.6g}" for r in rows if "quality" in r]
+    print(" ".join(pairs), flush=True)
+    return str(remote or local)
 
 
 def _transient_tensorflow_error(exc: BaseException) -> bool:
@@ -377,7 +426,9 @@ def main(flag_values: dict[str, str], registry, environ=None, process_start: flo
         inputs = check_inputs(cfg, task, role)
         wait_for_peers(role, cfg.peer_timeout_seconds, _printer(role))
         strategy = distribution.create_strategy(role, cpu_replicas)
-        return Trainer(cfg, task, role, strategy, inputs, process_start).run()
+        trainer = Trainer(cfg, task, role, strategy, inputs, process_start)
+        trainer.registry = registry  # the post-export optimize step rebuilds the model with it
+        return trainer.run()
     except RunError as exc:
         return report(exc)
     except Exception as exc:
