@@ -65,26 +65,58 @@ def test_an_incompatible_export_is_refused_naming_the_difference(source, tmp_pat
     assert shapes.returncode == 2
     assert "the weights do not fit this run's model" in shapes.stderr
     assert "has shape [" in shapes.stderr and "(12," in shapes.stderr  # the weight and both shapes
-    other_type = run_trainer({**BASE, **data, "modelType": "kimcnn", "modelDir": str(tmp_path / "b"), "initFrom": export}, tiny=False)
+    other_type = run_trainer(
+        {**BASE, **data, "modelType": "kimcnn", "modelDir": str(tmp_path / "b"), "initFrom": export}, tiny=False
+    )
     assert other_type.returncode == 2
     assert "an export of modelType 'cnn', this run is 'kimcnn'" in other_type.stderr
     assert not (tmp_path / "b").exists()  # refused before anything was written
     # Data with a label the export's model has no output for.
     bad = tmp_path / "bad.train.tsv"
     bad.write_text("astronomy\tthe telescope saw a comet\n" + (work / "data" / "crash.train.tsv").read_text())
-    labels = run_trainer({**BASE, "trainData": str(bad), "evalData": data["evalData"], "modelDir": str(tmp_path / "c"), "initFrom": export}, tiny=False)
+    labels = run_trainer(
+        {
+            **BASE,
+            "trainData": str(bad),
+            "evalData": data["evalData"],
+            "modelDir": str(tmp_path / "c"),
+            "initFrom": export,
+        },
+        tiny=False,
+    )
     assert labels.returncode == 2 and "astronomy" in labels.stderr
-    missing = run_trainer({**BASE, **data, "modelDir": str(tmp_path / "d"), "initFrom": str(tmp_path / "nowhere")}, tiny=False)
+    missing = run_trainer(
+        {**BASE, **data, "modelDir": str(tmp_path / "d"), "initFrom": str(tmp_path / "nowhere")}, tiny=False
+    )
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
 @pytest.mark.slow
 def test_the_runs_own_checkpoint_takes_over_on_resume(source, tmp_path):
     work, data = source
-    values = {**BASE, **data, "numEpochs": "2", "modelDir": str(tmp_path / "tuned"), "initFrom": str(work / "source" / "export")}
+    values = {
+        **BASE,
+        **data,
+        "numEpochs": "2",
+        "modelDir": str(tmp_path / "tuned"),
+        "initFrom": str(work / "source" / "export"),
+    }
     first = run_trainer(values, env={"TEXTJOBS_FAULT": "step.done:15:term"}, tiny=False)
     assert first.returncode == EXIT_PREEMPTED, first.stderr[-2000:]
     assert "initialised from" in first.stdout
     second = run_trainer(values, tiny=False)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resumed from" in second.stdout and "initialised from" not in second.stdout
+
+
+def test_make_run_maps_a_bucket_init_from_to_the_local_run_of_that_job(tmp_path):
+    from scripts.localrun import LocalRunError, local_init_from
+
+    (tmp_path / "summarizer").mkdir()
+    (tmp_path / "summarizer" / ".job").write_text("summarizer-train-r1\n")
+    uri = "gs://textjobs-experiments/runs/summarizer-train-r1/export"
+    assert local_init_from(uri, tmp_path) == str(tmp_path / "summarizer" / "export")
+    with pytest.raises(LocalRunError, match="TFJob summarizer-train-r2, which has no local run directory"):
+        local_init_from("gs://textjobs-experiments/runs/summarizer-train-r2/export", tmp_path)
+    with pytest.raises(LocalRunError, match="outside runs/<job>/"):
+        local_init_from("gs://textjobs-experiments/models/x", tmp_path)

@@ -67,7 +67,7 @@ def _check_out(out: Path) -> None:
         raise RunError(f"--out {out}: exists and is not an empty directory; optimize writes only into a new one")
 
 
-def _write_version(out: Path, mode: str, content: bytes, version_dir: Path, info: dict) -> Path:
+def _write_version(out: Path, mode: str, content: bytes, version_dir: Path, info: dict, source: str) -> Path:
     final, staging = out / mode, out / f".tmp-{mode}"
     shutil.rmtree(staging, ignore_errors=True)  # ours: a staging name inside our own new --out
     staging.mkdir(parents=True)
@@ -75,7 +75,7 @@ def _write_version(out: Path, mode: str, content: bytes, version_dir: Path, info
     for item in version_dir.iterdir():  # the task's files beside the SavedModel (labels, run file)
         if item.is_file() and item.name not in _SAVED_MODEL_PARTS:
             shutil.copy2(item, staging / item.name)
-    lite_info = {**info, "artifact": TFLITE.name, "quantization": mode, "source": str(version_dir)}
+    lite_info = {**info, "artifact": TFLITE.name, "quantization": mode, "source": source}
     (staging / EXPORT_INFO).write_text(json.dumps(lite_info, indent=2))  # last: complete with it
     staging.rename(final)
     return final
@@ -137,7 +137,7 @@ def main(argv: list[str], registry) -> int:
             out.mkdir(parents=True, exist_ok=True)
             artifacts = [("saved_model", version_dir, info)]
             for mode, content in converted.items():
-                directory = _write_version(out, mode, content, version_dir, info)
+                directory = _write_version(out, mode, content, version_dir, info, args.model)
                 artifacts.append((mode, directory, json.loads((directory / EXPORT_INFO).read_text())))
             rows = measure_all(task, rebuilt.cfg, artifacts, data_path, data, args.latency_runs, say)
             text = write_report(out, rows, task, str(args.model))
