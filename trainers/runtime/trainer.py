@@ -41,6 +41,7 @@ from trainers.runtime.restarts import StartLedger
 from trainers.runtime.rundir import Run
 from trainers.runtime.task import MODEL_SIGNATURE, Context, ParsedData
 from trainers.runtime.training import actions as actions_lib
+from trainers.runtime.training import pruning as _pruning  # noqa: F401  registers its action factory
 from trainers.runtime.training.schedule import Schedule
 
 

@@ -18,7 +18,8 @@ variable there updates every replica's copy identically.
 
 Where actions come from: the task's `TaskRun.actions()`, and the runtime's factories in
 `FACTORIES` (each `(cfg, total_steps) -> Action | None`), so a capability every task gets
-(pruning, training/pruning.py) is one registered factory, not a change to the trainer.
+(pruning, training/pruning.py) is one registered factory, not a change to the trainer (which
+imports the runtime's own action modules once, so their factories are registered).
 """
 
 from __future__ import annotations
@@ -61,7 +62,3 @@ def checkpoint_state(actions: list[Action]) -> dict:
     if duplicated:
         raise ValueError(f"actions share names {duplicated}; each needs its own for the checkpoint")
     return {a.name: list(a.variables()) for a in actions if a.variables()}
-
-
-# The runtime's own actions register their factories on import (after FACTORIES exists).
-from trainers.runtime.training import pruning as _pruning  # noqa: E402, F401
