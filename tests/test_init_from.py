@@ -64,7 +64,8 @@ def test_an_incompatible_export_is_refused_naming_the_difference(source, tmp_pat
     )
     assert shapes.returncode == 2
     assert "the weights do not fit this run's model" in shapes.stderr
-    assert "has shape [" in shapes.stderr and "(12," in shapes.stderr  # the weight and both shapes
+    assert "weight 0 (embedding/embeddings) has shape (" in shapes.stderr  # the weight and both shapes
+    assert ", 16) in the export, (" in shapes.stderr and ", 12) in the model" in shapes.stderr
     other_type = run_trainer(
         {**BASE, **data, "modelType": "kimcnn", "modelDir": str(tmp_path / "b"), "initFrom": export}, tiny=False
     )

@@ -90,7 +90,7 @@ def restore_weights(model, version_dir: Path) -> None:
         key = f"model_weights/{i}/.ATTRIBUTES/VARIABLE_VALUE"
         if key in shapes and tuple(shapes[key]) != tuple(weight.shape):
             raise RunError(
-                f"{version_dir}: weight {i} ({weight.path}) has shape {shapes[key]}, the model {tuple(weight.shape)}"
+                f"{version_dir}: weight {i} ({weight.path}) has shape {tuple(shapes[key])} in the export, {tuple(weight.shape)} in the model"
             )
     checkpoint.read(str(saved)).expect_partial().assert_existing_objects_matched()
 
