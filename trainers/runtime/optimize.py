@@ -32,7 +32,7 @@ from trainers.runtime.lite.convert import MODES, ConversionError, check_int8, ch
 from trainers.runtime.lite.runner import LITE_FILE
 from trainers.runtime.predict import opened_export
 
-CALIBRATION_EXAMPLES = 200
+CALIBRATION_EXAMPLES = 64  # representative examples; a seq2seq example adds one sample per summary token
 _SAVED_MODEL_PARTS = ("saved_model.pb", "variables", "assets", "fingerprint.pb", EXPORT_INFO)
 
 
