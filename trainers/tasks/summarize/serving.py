@@ -66,7 +66,9 @@ class LiteSummarizer:
             "greedy": Beam(1, alpha),
         }
         self.source_ids = tf.function(self.vocabularies.source_ids, input_signature=[tf.TensorSpec([None], tf.string)])
-        self.detokenize = tf.function(self.vocabularies.detokenize)
+        self.detokenize = tf.function(
+            self.vocabularies.detokenize, input_signature=[tf.TensorSpec([None, None], tf.int64)]
+        )
         self.model = open_version(version_dir)
 
     def _encode(self, source_ids):
