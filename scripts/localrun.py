@@ -96,12 +96,32 @@ def localize(env: dict[str, str], run_dir: Path, role: str, use_gcs: bool) -> di
         env.pop("bucket", None)
         env["modelDir"] = str(run_dir)
         env["exportDir"] = str(run_dir / "export")
+    if not use_gcs and storage.is_remote(env.get("initFrom", "")):
+        env["initFrom"] = local_init_from(env["initFrom"], run_dir.parent)
     # Data defaults to the task's bundled sample (the trainer picks it when trainData is empty),
     # unless the run uses the emulated bucket and the overlay's data lives there.
     for key in ("trainData", "evalData"):
         if not (use_gcs and storage.is_remote(env.get(key, ""))):
             env.pop(key, None)
     return env
+
+
+def local_init_from(uri: str, runs: Path) -> str:
+    """A bucket `initFrom` under `runs/<job>/` (another experiment's run, by its TFJob name) is that
+    job's local run directory here: the runs/<EXP>/ whose `.job` marker names the job (`make run
+    EXP=<EXP>` wrote it). Without one, the run could not start: say which experiment to run first."""
+    parts = uri.split("://", 1)[-1].split("/")
+    if "runs" not in parts[1:-1]:
+        raise LocalRunError(f"initFrom={uri!r}: a bucket path outside runs/<job>/ has no local copy; use --gcs")
+    at = parts.index("runs", 1)
+    job, rest = parts[at + 1], parts[at + 2 :]
+    for marker in sorted(runs.glob("*/.job")):
+        if marker.read_text().strip() == job:
+            return str(marker.parent.joinpath(*rest))
+    raise LocalRunError(
+        f"initFrom={uri!r} starts from the run of TFJob {job}, which has no local run directory under {runs}: "
+        "run its experiment first (make run EXP=<the overlay that renders that job>)"
+    )
 
 
 def plan(rendered, exp: str, run_dir: Path, use_gcs: bool) -> tuple[list[Replica], dict]:

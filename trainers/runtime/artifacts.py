@@ -8,8 +8,8 @@ into place; in a bucket it is the last object uploaded), so a version is complet
 existed have no `artifact` field: they are SavedModels.
 
 A kind is registered once (`register(Kind(...))`) with the files a complete version needs; an
-`ArtifactWriter` of that kind writes the files into a directory. SavedModel is the kind today;
-a TFLite flat buffer or plain files come with the workloads that need them.
+`ArtifactWriter` of that kind writes the files into a directory. SavedModel is what training
+exports; a TFLite flat buffer is what `optimize` writes.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def register(kind: Kind) -> Kind:
 
 
 SAVED_MODEL = register(Kind("saved_model", ("saved_model.pb",)))
+# A TFLite flat buffer (runtime/lite/), written by `python -m trainers optimize` beside the
+# assets its task needs to tokenize outside the graph (textjobs-run.json).
+TFLITE = register(Kind("tflite", ("model.tflite", "textjobs-run.json")))
 # What an export's textjobs.json without an "artifact" field holds.
 LEGACY_KIND = SAVED_MODEL.name
 
@@ -59,16 +62,25 @@ class ArtifactWriter(Protocol):
 class SavedModelWriter:
     """A task's serving module as a SavedModel: `serve` is serving_default, plus the module's
     `signatures()` when it has any, plus `extra_signatures` (name -> tf.function with an input
-    signature; the runtime adds the bare model's signature this way)."""
+    signature; the runtime adds the bare model's signature this way).
+
+    `weights` (the Keras model's, in `model.weights` order) are tracked as the module's
+    `model_weights` list: the SavedModel's object graph then names each weight by its position,
+    so rebuild.py reads them back into a rebuilt model one for one, whatever path the task's
+    layers take."""
 
     kind = SAVED_MODEL
 
-    def __init__(self, module, extra_signatures: dict | None = None):
+    def __init__(self, module, extra_signatures: dict | None = None, weights=None):
         self.module = module
         self.extra_signatures = dict(extra_signatures or {})
+        self.weights = list(weights) if weights is not None else None
 
     def write(self, directory: Path) -> None:
         import tensorflow as tf
+
+        if self.weights is not None:
+            self.module.model_weights = self.weights
 
         own = self.module.signatures() if callable(getattr(self.module, "signatures", None)) else {}
         signatures = {"serving_default": self.module.serve, **own, **self.extra_signatures}

@@ -1,5 +1,5 @@
 """The commands of `python -m trainers <command>`: the runtime's own (train, predict, evaluate,
-check-config) and any a task registers, e.g. an interactive `chat` or a game's `play`.
+optimize, check-config) and any a task registers, e.g. an interactive `chat` or a game's `play`.
 
 A task registers commands by returning them from `Task.commands()`: {name: Command(help,
 main)}, where `main(argv, registry) -> exit code`. Command names are one namespace: a task may
@@ -46,6 +46,12 @@ def _evaluate(argv: list[str], registry: TaskRegistry) -> int:
     return evaluate.main(argv, registry)
 
 
+def _optimize(argv: list[str], registry: TaskRegistry) -> int:
+    from trainers.runtime import optimize
+
+    return optimize.main(argv, registry)
+
+
 def _check_config(argv: list[str], registry: TaskRegistry) -> int:
     from trainers.runtime import check_config
 
@@ -63,6 +69,10 @@ def runtime_commands(process_start: float | None = None) -> dict[str, Command]:
         ),
         "predict": Command("run an exported SavedModel on texts", _predict),
         "evaluate": Command("score an exported SavedModel on a labelled file", _evaluate),
+        "optimize": Command(
+            "quantize an export to TFLite (dynamic, float16, int8) and report size, latency, quality",
+            _optimize,
+        ),
         "check-config": Command("check experiment ConfigMaps without starting TensorFlow", _check_config),
     }
 

@@ -85,6 +85,18 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
+RUN_FILE = "textjobs-run.json"
+
+
+def run_file(cfg, assets: dict) -> dict[str, str]:
+    """`textjobs-run.json` beside the artifact: the keys the run was given (defaults stay defaults)
+    and the run's assets (vocabularies, labels), so the model can be rebuilt from the export alone
+    (rebuild.py: optimize, initFrom) and a TFLite artifact can tokenize outside its graph."""
+    given = {key: text for key, text in cfg.texts.items() if cfg.sources.get(key, "default") != "default"}
+    given["modelType"] = cfg.model_type
+    return {RUN_FILE: json.dumps({"config": given, "assets": assets}, indent=1, sort_keys=True)}
+
+
 def export_info(cfg, step: int, epoch: int | None) -> dict:
     """What `textjobs.json` says of a version: which task and run made it, from which step."""
     return {"task": cfg.task_name, "model_type": cfg.model_type, "run_name": cfg.run_name, "step": step, "epoch": epoch}

@@ -55,6 +55,18 @@ def _bucket(value):
     return f"is not a valid bucket name (NAME or {schemes}; lower-case letters, digits, '-', '_', '.'; 3-63 chars)"
 
 
+def parse_prune_layers(text: str) -> str:
+    from trainers.runtime.training.pruning import parse_layers
+
+    return ",".join(parse_layers(text))
+
+
+def _quantize_modes(value):
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in ("float", "dynamic", "float16", "int8")]
+    return f"unknown modes {unknown}; choose from dynamic, float16, int8" if unknown else None
+
+
 KEYS: dict[str, Key] = {
     # The default model type comes from the task registry (trainers/tasks).
     "modelType": Key(parse_str, "", "the model; it selects the task (classify, ...)"),
@@ -122,6 +134,35 @@ KEYS: dict[str, Key] = {
     "trackingFinishSeconds": Key(
         parse_float, "30", "tracking: how long a run's end waits for the backlog", between(0, 3600)
     ),
+    "initFrom": Key(
+        parse_str,
+        "",
+        "fine-tune: start from this export (root or version) or run directory's weights and assets (local or bucket)",
+    ),
+    "optimizeQuantize": Key(
+        parse_str,
+        "",
+        "after the export, quantize it to TFLite (comma-separated: dynamic, float16, int8) with a report in "
+        "<modelDir>/optimized; empty = off",
+        _quantize_modes,
+    ),
+    # Magnitude pruning (training/pruning.py), for every task.
+    "pruneSparsity": Key(
+        parse_float,
+        "0",
+        "fraction of each pruned kernel zeroed by pruneEndStep (cubic schedule); 0 = off",
+        between(0.0, 0.99),
+    ),
+    "pruneBeginStep": Key(parse_int, "0", "step at which pruning starts", between(0, 10**9)),
+    "pruneEndStep": Key(
+        parse_int, "0", "step at which pruneSparsity is reached; 0 = the run's last step", between(0, 10**9)
+    ),
+    "pruneEvery": Key(parse_int, "50", "steps between mask updates while pruning", between(1, 10**9)),
+    "pruneLayers": Key(
+        parse_prune_layers,
+        "dense,conv,embedding,recurrent",
+        "kernels pruned, by layer type (never biases or normalization)",
+    ),
     "peerTimeoutSeconds": Key(
         parse_int,
         "600",
@@ -129,6 +170,19 @@ KEYS: dict[str, Key] = {
         between(1, 86_400),
     ),
 }
+
+
+PRUNE_KEYS = ("pruneBeginStep", "pruneEndStep", "pruneEvery", "pruneLayers")
+
+
+def _check_pruning(cfg: Config) -> None:
+    """Prune keys without pruneSparsity are a mistake; an explicit pruneSparsity=0 is a baseline
+    (a Katib search over the sparsity includes it) and may keep them."""
+    if cfg.prune_sparsity > 0 or cfg.sources.get("pruneSparsity", "default") != "default":
+        return
+    for key in PRUNE_KEYS:
+        if cfg.sources.get(key, "default") != "default":
+            raise cfg.error(key, "applies only with pruneSparsity > 0")
 
 
 def resolve(cfg: Config, task) -> Config:
@@ -145,6 +199,7 @@ def resolve(cfg: Config, task) -> Config:
         raise ConfigError(f"{cfg.sources['exportBest']}: exportBest='true' needs evalData to choose the best epoch")
     xla = task.xla_default(cfg) if cfg.xla is None else cfg.xla
     _check_optimizer(cfg)
+    _check_pruning(cfg)
     return cfg.replace(model_dir=model_dir, export_dir=export_dir, train_data=train_data, eval_data=eval_data, xla=xla)
 
 

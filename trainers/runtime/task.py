@@ -14,7 +14,10 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
       build_assets(cfg, train)           vocabularies etc. from the training split (JSON)
       check_assets(cfg, assets, ...)     every check on assets and data, before anything persists
       create(cfg, assets, train, evaluation, ctx) -> TaskRun
-      predict / evaluate_export          the `python -m trainers predict|evaluate` commands
+      predict / evaluate_export          the `python -m trainers predict|evaluate` commands, for every
+                                         artifact kind (a SavedModel, a .tflite from `optimize`)
+      predictor(version_dir, info)       raw texts -> answers, for `optimize`'s latency figures
+      quality_metric                     the evaluate_export result `optimize` reports (and its change)
       commands()                         the task's own commands ({name: Command}), e.g. chat, play
 
     TaskRun (one run, TensorFlow side)
@@ -35,6 +38,8 @@ progress and metrics, best-epoch selection and atomic export; the task owns what
       model_signature(model)             token ids in, model outputs out: exported as `model` beside
                                          serving_default (default: from a functional model's inputs)
       export_files(info)                 extra files beside saved_model.pb
+      lite_signatures(model)             what `optimize` converts to TFLite (default: the model signature)
+      lite_calibration(data, count)      int8 calibration inputs from the --data file's examples
 
 `tests/regression_task.py` is a complete task in under 100 lines; the README walks through it.
 """
@@ -146,6 +151,19 @@ class TaskRun:
         """Files beside saved_model.pb; `info` is what textjobs.json says (step, epoch, ...)."""
         return {}
 
+    def lite_signatures(self, model) -> dict:
+        """{name: tf.function with an input signature} that `optimize` converts to one .tflite:
+        the model without its text pipeline (tokenization stays outside the TFLite graph, whose
+        interpreter has no Flex delegate for string ops). Recurrent layers must be traced unrolled
+        (runtime/lite/convert.py). Default: the model signature."""
+        function = self.model_signature(model)
+        return {MODEL_SIGNATURE: function} if function is not None else {}
+
+    def lite_calibration(self, model, data, count: int):
+        """Representative inputs for int8: an iterable of (signature name, {input: array}) built
+        from up to `count` examples of `data` (read_eval_data of --data)."""
+        raise NotImplementedError("this task has no int8 calibration data")
+
     def describe(self) -> str:
         """One phrase for the start-up line, e.g. '5 labels'."""
         return ""
@@ -196,8 +214,16 @@ class Task:
         `python -m trainers --help` beside the runtime's."""
         return {}
 
+    # The evaluate_export result that `optimize` reports for each artifact, and its direction.
+    quality_metric: str = ""
+
     def predict(self, version_dir: Path, info: dict, texts: list[str], as_json: bool) -> str:
         raise NotImplementedError(f"task {self.name} has no predict command")
+
+    def predictor(self, version_dir: Path, info: dict) -> Callable[[list[str]], Any]:
+        """Raw texts in, the task's answers out, for one artifact (a SavedModel or a .tflite):
+        what `optimize` times at batch 1 and 32."""
+        raise NotImplementedError(f"task {self.name} has no predictor")
 
     def evaluate_export(self, version_dir: Path, info: dict, data_path: Path) -> dict[str, float]:
         raise NotImplementedError(f"task {self.name} has no evaluate command")

@@ -29,7 +29,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from trainers.runtime import distribution, export, faults, keyset, storage
+from trainers.runtime import distribution, export, faults, init_from, keyset, storage
 from trainers.runtime.artifacts import SavedModelWriter
 from trainers.runtime.best_epoch import BestEpoch
 from trainers.runtime.errors import EXIT_PREEMPTED, DataError, RunError, TransientError, report
@@ -41,6 +41,7 @@ from trainers.runtime.restarts import StartLedger
 from trainers.runtime.rundir import Run
 from trainers.runtime.task import MODEL_SIGNATURE, Context, ParsedData
 from trainers.runtime.training import actions as actions_lib
+from trainers.runtime.training import pruning as _pruning  # noqa: F401  registers its action factory
 from trainers.runtime.training.schedule import Schedule
 
 
@@ -56,6 +57,7 @@ class Inputs:
     ctx: Context
     train: object
     evaluation: object | None
+    init: init_from.InitSource | None = None
 
 
 def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
@@ -63,7 +65,7 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
     say = _printer(role)
     run = Run(cfg, role.name, task.assets_file)
     storage.configure(s3_endpoint=cfg.s3_endpoint)
-    storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data])
+    storage.check_buckets([cfg.model_dir, cfg.export_dir, cfg.train_data, cfg.eval_data, cfg.init_from])
     run.check_writable(probe_buckets=role.is_chief)  # only the chief writes to the bucket
     ctx = Context(fetch=lambda uri: storage.fetch(uri, run.scratch / "data"), say=say)
     train = task.read_data(cfg, ctx.fetch(cfg.train_data))
@@ -77,7 +79,8 @@ def check_inputs(cfg, task, role: distribution.Role) -> Inputs:
         if part is not None and part.skipped and role.is_chief:
             say(f"skipped {part.skipped} malformed lines in {part.path} (skipBadLines=true)")
     task.check_inputs(cfg, ctx)
-    return Inputs(run, ctx, train, evaluation)
+    init = init_from.resolve(cfg, run.scratch)
+    return Inputs(run, ctx, train, evaluation, init)
 
 
 def _check_derived_eval_data(cfg) -> None:
@@ -114,7 +117,13 @@ class Trainer:
     def _assets(self) -> dict:
         run, cfg = self.run_dir, self.cfg
         saved = run.pull(run.assets)
-        assets = json.loads(run.assets.read_text()) if saved else self.task.build_assets(cfg, self.inputs.train)
+        init = self.inputs.init
+        if saved:
+            assets = json.loads(run.assets.read_text())
+            if init is not None:
+                init_from.check_saved_assets(init, assets)
+        else:  # fine-tuning keeps the source's vocabulary and labels: its ids mean the same
+            assets = init.assets if init is not None else self.task.build_assets(cfg, self.inputs.train)
         self.task.check_assets(cfg, assets, self.inputs.train, self.inputs.evaluation)
         if self.cfg.batch_size % self.strategy.num_replicas_in_sync:
             raise cfg.error("batchSize", f"must be a multiple of the {self.strategy.num_replicas_in_sync} replicas")
@@ -207,11 +216,11 @@ class Trainer:
         from trainers.runtime.training.step import StepRunner
 
         cfg, task, role, run = self.cfg, self.task, self.role, self.run_dir
-        assets = self._assets()
+        assets = self.assets = self._assets()
         task_run = task.create(cfg, assets, self.inputs.train, self.inputs.evaluation, self.inputs.ctx)
         train_input = task_run.train_input(cfg.batch_size, cfg.seed)
         schedule = Schedule(train_input.steps_per_epoch, cfg.num_epochs, cfg.train_steps, cfg.eval_every)
-        actions = actions_lib.for_run(cfg, list(task_run.actions()))
+        actions = actions_lib.for_run(cfg, list(task_run.actions()), schedule.total)
         model, optimizer = self._build(task_run, schedule.total, actions)
         metric_names = tuple(task_run.train_metric_names)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -219,6 +228,9 @@ class Trainer:
         totals_var = tf.Variable(np.zeros(2 + 2 * len(metric_names)), dtype=tf.float64, trainable=False)
         store = self._checkpoint(model, optimizer, step_var, totals_var, actions)
         restored = store.restore()
+        if not restored and self.inputs.init is not None:  # a fresh start; a resume has its own weights
+            with self.strategy.scope():
+                self.say(init_from.load_weights(self.inputs.init, model))
         step = int(step_var.numpy())
         totals = totals_var.numpy().copy()
         ledger = StartLedger(run)
@@ -324,6 +336,9 @@ class Trainer:
 
     # -- step 6: export ------------------------------------------------------------------------
 
+    def _optimize(self, location: str) -> None:
+        optimize_step(self.cfg, self.run_dir, location, getattr(self, "registry", None), self.say)
+
     def _export(self, task_run, model, best, history, progress, step: int) -> int:
         cfg, run = self.cfg, self.run_dir
         chosen = best.restore(model)
@@ -339,14 +354,16 @@ class Trainer:
         info = export.export_info(cfg, exported["step"], exported["epoch"])
         model_only = task_run.model_signature(model)
         extra = {MODEL_SIGNATURE: model_only} if model_only is not None else {}
-        writer = SavedModelWriter(task_run.serving_module(model), extra)
-        content = export.Export(writer, info, task_run.export_files(info), export.weights_digest(model))
+        writer = SavedModelWriter(task_run.serving_module(model), extra, weights=model.weights)
+        files = {**task_run.export_files(info), **export.run_file(cfg, self.assets)}
+        content = export.Export(writer, info, files, export.weights_digest(model))
         if not self.role.is_chief:  # MultiWorkerMirroredStrategy: every worker takes part in saving
             export.take_part(content, run)
             return 0
         reused = export.published(content, run)
         location = reused or export.write_version(content, run)
         faults.point("export.done")
+        self._optimize(location)
         summary = history.write(self._timing(progress), location, exported["epoch"])
         history.sinks.finish(summary)
         self.say(
@@ -354,6 +371,40 @@ class Trainer:
             + (" (this run's, already published: not written again)" if reused else "")
         )
         return 0
+
+
+def optimize_step(cfg, run, location: str, registry, say) -> str | None:
+    """`optimizeQuantize`: after the export, the chief quantizes it (runtime/optimize.py) into
+    <modelDir>/optimized/, scored on evalData, mirrored to the bucket with report.json last. Done
+    once: a restart finds report.json and skips it; an interrupted attempt left a directory without
+    it, which is this run's own (named exactly) and is replaced."""
+    import shutil
+
+    from trainers.runtime import optimize
+
+    if not cfg.optimize_quantize:
+        return None
+    local = run.model_dir / "optimized"
+    remote = storage.join(run.remote_model_dir, "optimized") if run.remote_model_dir else None
+    done = storage.join(remote, "report.json") if remote else local / "report.json"
+    if storage.exists(done):
+        return str(remote or local)
+    shutil.rmtree(local, ignore_errors=True)
+    argv = ["--model", location, "--out", str(local), "--quantize", cfg.optimize_quantize]
+    if cfg.eval_data:
+        argv += ["--data", cfg.eval_data]
+    code = optimize.main(argv, registry)
+    if code:
+        raise RunError(f"optimizeQuantize: optimizing the export {location} failed (exit {code}); see above")
+    if remote:
+        storage.upload_tree(local, remote, last=("report.json",))
+    say(f"optimized the export into {remote or local} ({cfg.optimize_quantize})")
+    # Size and quality per artifact as name=value, for Katib's StdOut collector (chief only).
+    rows = json.loads((local / "report.json").read_text())["artifacts"]
+    pairs = [f"{r['artifact']}_gzip_bytes={r['gzip_bytes']}" for r in rows]
+    pairs += [f"{r['artifact']}_quality={r['quality']:.6g}" for r in rows if "quality" in r]
+    print(" ".join(pairs), flush=True)
+    return str(remote or local)
 
 
 def _transient_tensorflow_error(exc: BaseException) -> bool:
@@ -377,7 +428,9 @@ def main(flag_values: dict[str, str], registry, environ=None, process_start: flo
         inputs = check_inputs(cfg, task, role)
         wait_for_peers(role, cfg.peer_timeout_seconds, _printer(role))
         strategy = distribution.create_strategy(role, cpu_replicas)
-        return Trainer(cfg, task, role, strategy, inputs, process_start).run()
+        trainer = Trainer(cfg, task, role, strategy, inputs, process_start)
+        trainer.registry = registry  # the post-export optimize step rebuilds the model with it
+        return trainer.run()
     except RunError as exc:
         return report(exc)
     except Exception as exc:

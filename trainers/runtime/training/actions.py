@@ -17,8 +17,9 @@ loop. An action
 variable there updates every replica's copy identically.
 
 Where actions come from: the task's `TaskRun.actions()`, and the runtime's factories in
-`FACTORIES` (each `(cfg) -> Action | None`), so a capability every task gets (pruning) is one
-registered factory, not a change to the trainer.
+`FACTORIES` (each `(cfg, total_steps) -> Action | None`), so a capability every task gets
+(pruning, training/pruning.py) is one registered factory, not a change to the trainer (which
+imports the runtime's own action modules once, so their factories are registered).
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ class Action:
         pass
 
 
-# Runtime-wide actions, each enabled by configuration keys: (cfg) -> Action | None.
-FACTORIES: list[Callable[[object], Action | None]] = []
+# Runtime-wide actions, each enabled by configuration keys: (cfg, total_steps) -> Action | None.
+FACTORIES: list[Callable[[object, int], Action | None]] = []
 
 
-def for_run(cfg, task_actions: list[Action]) -> list[Action]:
-    made = [factory(cfg) for factory in FACTORIES]
+def for_run(cfg, task_actions: list[Action], total_steps: int) -> list[Action]:
+    made = [factory(cfg, total_steps) for factory in FACTORIES]
     return [*task_actions, *(a for a in made if a is not None)]
 
 

@@ -70,6 +70,10 @@ class ClassifyRun(TaskRun):
     def serving_module(self, model):
         return ServingModule(model, self.vectorizer, self.labels, self.cfg.multi_label, self.cfg.threshold)
 
+    def lite_calibration(self, model, data, count: int):
+        for start in range(0, min(count, len(data)), 1):
+            yield "model", {"token_ids": self.vectorizer(tf.constant(data.texts[start : start + 1])).numpy()}
+
     def export_files(self, info: dict) -> dict[str, str]:
         labels = {"labels": self.labels, "multi_label": self.cfg.multi_label, "threshold": self.cfg.threshold, **info}
         return {LABELS_FILE: json.dumps(labels, indent=2)}

@@ -39,15 +39,65 @@ class ServingModule(tf.Module):
         return {"scores": scores, "classes": classes, "labels": labels}
 
 
-def predict(version_dir: Path, texts: list[str]) -> list[dict]:
+class LiteScorer:
+    """A .tflite classifier (runtime/lite/): tokenized here, outside the TFLite graph, with the
+    run's vocabulary from textjobs-run.json; the model signature turns ids into scores."""
+
+    def __init__(self, version_dir: Path):
+        from trainers.runtime.lite.runner import open_version
+        from trainers.runtime.rebuild import key_value, read_run_file
+        from trainers.tasks.classify.keys import KEYS
+        from trainers.tasks.classify.text import Vectorizer
+
+        found = read_run_file(version_dir)
+        self.vectorizer = Vectorizer(found["assets"]["vocabulary"], key_value(found["config"], KEYS, "maxLength"))
+        # The training Vectorizer's ops, compiled once: eager ops would cost more than the model.
+        self.tokenize = tf.function(self.vectorizer, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.model = open_version(version_dir)
+
+    def __call__(self, texts: list[str]):
+        ids = self.tokenize(tf.constant(texts)).numpy()
+        return next(iter(self.model("model", token_ids=ids).values()))
+
+
+def _lite_outputs(version_dir: Path, texts: list[str]) -> dict:
+    """The serving signature's outputs, computed around a .tflite model."""
+    import numpy as np
+
+    exported = json.loads((version_dir / LABELS_FILE).read_text())
+    scores = LiteScorer(version_dir)(texts)
+    names = np.array(exported["labels"], dtype=object)
+    classes = np.tile(names.astype(bytes), (len(texts), 1))
+    if exported["multi_label"]:
+        labels = [",".join(names[row >= exported["threshold"]]).encode() for row in scores]
+    else:
+        labels = [names[i].encode() for i in np.argmax(scores, axis=-1)]
+    return {"scores": scores, "classes": classes, "labels": np.array(labels, dtype=object)}
+
+
+def _outputs(version_dir: Path, info: dict, texts: list[str]) -> dict:
+    if info.get("artifact") == "tflite":
+        return _lite_outputs(version_dir, texts)
     serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    out = serve(text=tf.constant(texts))
+    return {k: v.numpy() for k, v in serve(text=tf.constant(texts)).items()}
+
+
+def predictor(version_dir: Path, info: dict):
+    """Raw texts -> scores, for either artifact kind (what `optimize` times)."""
+    if info.get("artifact") == "tflite":
+        return LiteScorer(version_dir)
+    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    return lambda texts: serve(text=tf.constant(texts))["scores"].numpy()
+
+
+def predict(version_dir: Path, texts: list[str], info: dict | None = None) -> list[dict]:
+    out = _outputs(version_dir, info or {}, texts)
     results = []
     for i, text in enumerate(texts):
-        classes = [c.decode() for c in out["classes"][i].numpy()]
-        scores = out["scores"][i].numpy().tolist()
+        classes = [c.decode() for c in out["classes"][i]]
+        scores = out["scores"][i].tolist()
         ranked = sorted(zip(classes, scores, strict=True), key=lambda cs: -cs[1])
-        labels = out["labels"][i].numpy().decode()
+        labels = out["labels"][i].decode()
         results.append({"text": text, "labels": labels.split(",") if labels else [], "scores": dict(ranked)})
     return results
 
@@ -60,20 +110,15 @@ def format_predictions(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def score(version_dir: Path, data_file: Path) -> dict[str, float]:
-    """The trainer's epoch metrics for an export on a labelled file."""
+def score(version_dir: Path, data_file: Path, info: dict | None = None) -> dict[str, float]:
+    """The trainer's epoch metrics for an export (SavedModel or .tflite) on a labelled file."""
     import numpy as np
 
     exported = json.loads((version_dir / LABELS_FILE).read_text())
     labels, multi_label = exported["labels"], exported["multi_label"]
     examples = lines.read_examples(data_file, multi_label, skip_bad_lines=False)
     lines.check_known_labels(examples, labels)
-    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    scores = np.concatenate(
-        [
-            serve(text=tf.constant(examples.texts[i : i + EVAL_BATCH]))["scores"].numpy()
-            for i in range(0, len(examples), EVAL_BATCH)
-        ]
-    )
+    scorer = predictor(version_dir, info or {})
+    scores = np.concatenate([scorer(examples.texts[i : i + EVAL_BATCH]) for i in range(0, len(examples), EVAL_BATCH)])
     targets = metrics.multi_hot(examples, labels)
     return {"examples": len(examples), **metrics.evaluate(targets, scores, multi_label, exported["threshold"])}

@@ -23,6 +23,9 @@ class ClassifyTask(Task):
     assets_file = "vocab.json"
     best_metric = "val_accuracy"
     higher_is_better = True
+    quality_metric = "accuracy"
+    # Rebuilding a model from an export (optimize, initFrom) takes the weights from the export.
+    rebuild_blank_keys = ("embeddingsFile",)
 
     def resolve_config(self, cfg):
         return keys.resolve(cfg)
@@ -68,10 +71,15 @@ class ClassifyTask(Task):
     def predict(self, version_dir: Path, info: dict, texts: list[str], as_json: bool) -> str:
         from trainers.tasks.classify.serving import format_predictions, predict
 
-        results = predict(version_dir, texts)
+        results = predict(version_dir, texts, info)
         return json.dumps(results, indent=2) if as_json else format_predictions(results)
 
     def evaluate_export(self, version_dir: Path, info: dict, data_path: Path) -> dict[str, float]:
         from trainers.tasks.classify.serving import score
 
-        return score(version_dir, data_path)
+        return score(version_dir, data_path, info)
+
+    def predictor(self, version_dir: Path, info: dict):
+        from trainers.tasks.classify.serving import predictor
+
+        return predictor(version_dir, info)

@@ -18,6 +18,34 @@ from trainers.tasks.summarize.model import Seq2SeqAttention
 from trainers.tasks.summarize.serving import decode, summarizer_module
 
 
+def _direction(cell, x, mask, backwards: bool):
+    """One GRU direction over [B, S, E] as Keras runs it with a mask: a padded step keeps the
+    state and outputs zeros; backwards starts from the last real token."""
+    steps = range(x.shape[1] - 1, -1, -1) if backwards else range(x.shape[1])
+    state = tf.zeros([tf.shape(x)[0], cell.units], x.dtype)
+    outputs = [None] * x.shape[1]
+    for t in steps:
+        output, new_state = cell(x[:, t], [state], training=False)
+        new_state = new_state[0] if isinstance(new_state, list | tuple) else new_state
+        keep = mask[:, t : t + 1]
+        state = tf.where(keep, new_state, state)
+        outputs[t] = tf.where(keep, output, tf.zeros_like(output))
+    return tf.stack(outputs, axis=1), state
+
+
+def unrolled_encode(model, source_ids):
+    """Seq2SeqAttention.encode with each GRU's loop written out step by step (no while loop,
+    so TFLite converts it with any batch size and int8 can calibrate it); the same function."""
+    mask = tf.not_equal(source_ids, 0)
+    x = model.source_embedding(source_ids)
+    for encoder in model.encoders:
+        forward_out, forward = _direction(encoder.forward_layer.cell, x, mask, backwards=False)
+        backward_out, backward = _direction(encoder.backward_layer.cell, x, mask, backwards=True)
+        x = tf.concat([forward_out, backward_out], axis=-1)
+    state = model.bridge(tf.concat([forward, backward], axis=-1))
+    return x, model.attention.keys(x), mask, state
+
+
 class SummarizeRun(TaskRun):
     train_metric_names = ("token_accuracy",)
     throughput = ("tokens", "token_accuracy")  # summary tokens trained on
@@ -93,6 +121,51 @@ class SummarizeRun(TaskRun):
             return {"logits": model((source_ids, decoder_in), training=False)}
 
         return model_only
+
+    def lite_signatures(self, model):
+        """`encode` and `step` (decoding runs outside TFLite, search.py over the interpreter):
+        a beam search's while loop and string ops do not belong in a TFLite graph. The encoder's
+        GRUs run unrolled (maxSourceLength cell calls, unrolled_encode): a GRU's while loop with a
+        dynamic batch does not convert, and int8 calibration crashes on it (platform facts)."""
+        cfg = self.cfg
+        source, hidden = cfg.max_source_length, cfg.hidden_size
+
+        @tf.function(input_signature=[tf.TensorSpec([None, source], tf.int64, name="source_ids")])
+        def encode(source_ids):
+            values, keys, mask, state = unrolled_encode(model, source_ids)
+            return {"values": values, "keys": keys, "mask": tf.cast(mask, tf.float32), "state": state}
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.int64, name="tokens"),
+                tf.TensorSpec([None, hidden], tf.float32, name="state"),
+                tf.TensorSpec([None, source, 2 * hidden], tf.float32, name="values"),
+                tf.TensorSpec([None, source, hidden], tf.float32, name="keys"),
+                tf.TensorSpec([None, source], tf.float32, name="mask"),
+            ]
+        )
+        def step(tokens, state, values, keys, mask):
+            log_probs, new_state = model.step(tokens, state, values, keys, mask > 0.5)
+            return {"log_probs": log_probs, "state": new_state}
+
+        self._lite = {"encode": encode, "step": step}
+        return dict(self._lite)
+
+    def lite_calibration(self, model, data, count: int):
+        """Each text's encoding, and the decoder's steps along its reference summary."""
+        encode, step = self._lite["encode"], self._lite["step"]
+        for start in range(min(count, len(data))):
+            texts, summaries = data.sources[start : start + 1], data.targets[start : start + 1]
+            ids = self.vocabularies.source_ids(tf.constant(texts))
+            encoded = encode(ids)
+            yield "encode", {"source_ids": ids.numpy()}
+            decoder_in, _ = self.vocabularies.target_pair(tf.constant(summaries))
+            state = encoded["state"]
+            memory = {k: encoded[k].numpy() for k in ("values", "keys", "mask")}
+            for t in range(int(tf.math.count_nonzero(decoder_in))):
+                tokens = decoder_in[:, t]
+                yield "step", {"tokens": tokens.numpy(), "state": state.numpy(), **memory}
+                state = step(tokens, state, *(encoded[k] for k in ("values", "keys", "mask")))["state"]
 
     def _functions(self, model):
         if self._eval_fns is None:

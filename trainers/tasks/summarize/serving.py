@@ -55,8 +55,79 @@ def summarizer_module(model, vocabularies, beam: Beam) -> TextDecoderModule:
     )
 
 
-def summarize(version_dir: Path, texts: list[str], signature: str = "serving_default", batch: int = 64) -> list[dict]:
+class LiteSummarizer:
+    """A .tflite summarizer (runtime/lite/): tokenization, the search and detokenization run here
+    with the same shared code as the SavedModel's graph; the interpreter runs `encode` once and
+    `step` once per decoded token."""
+
+    def __init__(self, version_dir: Path):
+        import tensorflow as tf
+
+        from trainers.runtime.lite.runner import open_version
+        from trainers.runtime.rebuild import key_value, read_run_file
+        from trainers.shared.seq2seq.vocab import Vocabularies
+        from trainers.tasks.summarize.keys import KEYS
+
+        found = read_run_file(version_dir)
+        config, assets = found["config"], found["assets"]
+        self.vocabularies = Vocabularies(
+            assets["source"],
+            assets["target"],
+            key_value(config, KEYS, "maxSourceLength"),
+            key_value(config, KEYS, "maxTargetLength"),
+        )
+        alpha = key_value(config, KEYS, "lengthPenalty")
+        self.decodings = {
+            "serving_default": Beam(key_value(config, KEYS, "beamWidth"), alpha),
+            "greedy": Beam(1, alpha),
+        }
+        self.source_ids = tf.function(self.vocabularies.source_ids, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.detokenize = tf.function(
+            self.vocabularies.detokenize, input_signature=[tf.TensorSpec([None, None], tf.int64)]
+        )
+        self.model = open_version(version_dir)
+
+    def _encode(self, source_ids):
+        import tensorflow as tf
+
+        out = self.model("encode", source_ids=source_ids.numpy())
+        memory = tuple(tf.constant(out[k]) for k in ("values", "keys", "mask"))
+        return memory, tf.constant(out["state"])
+
+    def _step(self, tokens, state, memory):
+        import tensorflow as tf
+
+        values, keys, mask = (m.numpy() for m in memory)
+        out = self.model("step", tokens=tokens.numpy(), state=state.numpy(), values=values, keys=keys, mask=mask)
+        return tf.constant(out["log_probs"]), tf.constant(out["state"])
+
+    def __call__(self, texts: list[str], signature: str = "serving_default") -> list[dict]:
+        import tensorflow as tf
+
+        ids = self.source_ids(tf.constant(texts))
+        how = self.decodings[signature]
+        decoded, scores = seq2seq_decode(self._encode, self._step, ids, self.vocabularies.max_target, how)
+        summaries = self.detokenize(decoded).numpy()
+        return [{OUTPUT: s.decode(), "score": float(v)} for s, v in zip(summaries, scores.numpy(), strict=True)]
+
+
+def summarize(
+    version_dir: Path, texts: list[str], signature: str = "serving_default", batch: int = 64, info: dict | None = None
+) -> list[dict]:
+    if (info or {}).get("artifact") == "tflite":
+        lite = LiteSummarizer(version_dir)
+        return [r for start in range(0, len(texts), batch) for r in lite(texts[start : start + batch], signature)]
     return decode_texts(version_dir, texts, OUTPUT, signature, batch)
+
+
+def predictor(version_dir: Path, info: dict):
+    """Raw texts -> summaries (serving_default: the run's beam search), for either artifact kind."""
+    if info.get("artifact") == "tflite":
+        return LiteSummarizer(version_dir)
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    return lambda texts: serve(text=tf.constant(texts))[OUTPUT].numpy()
 
 
 def format_summaries(texts: list[str], results: list[dict], as_json: bool) -> str:

@@ -22,6 +22,7 @@ class SummarizeTask(Task):
     assets_file = "vocab.json"
     best_metric = "val_rougeL"
     higher_is_better = True
+    quality_metric = "beam_rougeL"  # what serving_default (the run's beam search) scores
 
     def sample_data(self, cfg) -> str:
         return str(SAMPLE_DIR / "headlines.train.tsv")
@@ -50,7 +51,12 @@ class SummarizeTask(Task):
     def predict(self, version_dir: Path, info: dict, texts: list[str], as_json: bool) -> str:
         from trainers.tasks.summarize.serving import format_summaries, summarize
 
-        return format_summaries(texts, summarize(version_dir, texts), as_json)
+        return format_summaries(texts, summarize(version_dir, texts, info=info), as_json)
+
+    def predictor(self, version_dir: Path, info: dict):
+        from trainers.tasks.summarize.serving import predictor
+
+        return predictor(version_dir, info)
 
     def evaluate_export(self, version_dir: Path, info: dict, data_path: Path) -> dict[str, float]:
         """ROUGE of beam search and of greedy decoding, and the lead-N baselines beside them."""
@@ -60,7 +66,7 @@ class SummarizeTask(Task):
         pairs = PAIRS.read(data_path, skip_bad_lines=False)
         results: dict[str, float] = {"examples": len(pairs)}
         for name, signature in (("beam", "serving_default"), ("greedy", "greedy")):
-            decoded = [r["summary"] for r in summarize(version_dir, pairs.sources, signature)]
+            decoded = [r["summary"] for r in summarize(version_dir, pairs.sources, signature, info=info)]
             results.update({f"{name}_{k}": v for k, v in metrics.rouge(pairs.targets, decoded).items()})
         for words in LEAD_WORDS:
             lead = [metrics.lead(text, words) for text in pairs.sources]
