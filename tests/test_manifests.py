@@ -6,7 +6,7 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "chatbot"]
+OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "summarizer-copy", "chatbot"]
 SERVED = ["capsule-b", "summarizer"]
 PLATFORM = ["tensorboard", "tracking"]
 
