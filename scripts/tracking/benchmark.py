@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             if not url:
                 state = work / "mlflow"
                 print("benchmark-tracking: starting an MLflow server for the benchmark", flush=True)
-                url = server.start(state, printer=print, die_with_parent=True).url
+                # A free port, never 5000: that one is `make tracking-up`'s.
+                url = server.start(state, server.free_port(), printer=print, die_with_parent=True).url
                 stack.callback(server.stop, state)
             uris["up"] = url
             port = int(url.rsplit(":", 1)[1].split("/")[0])
