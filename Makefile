@@ -12,7 +12,7 @@ MODEL ?=
 CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard benchmark-tracking
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -112,6 +112,9 @@ compare: setup ## The tracked runs of experiment EXP side by side, sorted by SOR
 
 tensorboard: setup ## Serve EXP's TensorBoard logs (runs/EXP, a run directory or a gs:// run) on 127.0.0.1
 	@$(PY) -m scripts.tensorboard $(EXP) $(ARGS)
+
+benchmark-tracking: setup ## Tracking overhead per epoch and per run, server up / slow / down (tiny classify runs, ~15 min)
+	@nice -n 10 $(PY) -m scripts.tracking.benchmark $(ARGS)
 
 benchmark-serving: setup ## Model server latency p50/p90/p99 and requests/s at concurrency 1, 8, 32 beside in-process calls
 	@$(PY) -m scripts.benchmark_serving $(ARGS)

@@ -1,6 +1,6 @@
 """The server-side dry run `make validate` adds when a cluster is reachable.
 
-Every experiment and served model is sent to the API server with `--dry-run=server`: schema defaulting, admission,
+Every experiment, served model and platform service (platform/*) is sent to the API server with `--dry-run=server`: schema defaulting, admission,
 the Training Operator's webhook. Katib experiments are sent as the TFJob their trial template
 makes (scripts/trials.py), with parameters at both ends of their ranges. A warning from the server
 counts as a problem.
@@ -8,7 +8,8 @@ counts as a problem.
 Pod Security admission does not look inside a TFJob, so each replica's pod template is also sent
 as a Pod (in one request per kustomization) to the restricted namespace: Kubernetes' own Pod
 Security admission, and the API server's own Pod validation (GPU requests equal to limits, image
-names, ...), judge what the operator will create. A ServiceAccount the experiment renders itself
+names, ...), judge what the operator will create. A platform Deployment's pod template is sent the
+same way: applying a Deployment only warns about Pod Security, its ReplicaSet is what gets refused. A ServiceAccount the experiment renders itself
 does not exist before it syncs, so such a Pod is sent with the namespace's default account (Pod
 Security does not look at the account).
 """
@@ -25,6 +26,7 @@ import yaml
 
 from scripts.kube import ClusterUnavailable, describe, kubectl
 from scripts.manifests import Rendered
+from scripts.policy.services import is_platform
 from scripts.policy.serving import is_serving
 from scripts.policy.violation import Violation
 from scripts.policy.violation import describe as describe_object
@@ -49,7 +51,7 @@ def wanted(mode: str) -> str:
 
 
 def _payloads(r: Rendered) -> list[tuple[str, str]]:
-    if r.name.startswith("overlays/") or is_serving(r.name):
+    if r.name.startswith("overlays/") or is_serving(r.name) or is_platform(r):
         return [(r.name, r.text)]
     experiments = r.of_kind("Experiment")
     configmaps = r.of_kind("ConfigMap")
@@ -61,7 +63,8 @@ def _payloads(r: Rendered) -> list[tuple[str, str]]:
 
 
 def pod_manifests(r: Rendered) -> list[tuple[str, str, dict]]:
-    """(object, field, Pod) for each replica's pod template, as the operator would create it."""
+    """(object, field, Pod) for each replica's pod template, as the operator would create it, and
+    each Deployment's, as its ReplicaSet would."""
     jobs = Rendered(r.name, documents=[*r.of_kind("TFJob"), *(trial_tfjob(e) for e in r.of_kind("Experiment"))])
     own_accounts = {(d.get("metadata") or {}).get("name") for d in r.of_kind("ServiceAccount")}
     run = secrets.token_hex(3)
@@ -86,6 +89,21 @@ def pod_manifests(r: Rendered) -> list[tuple[str, str, dict]]:
             "spec": spec,
         }
         found.append((describe_object(pod.job.doc), pod.field, manifest))
+    for index, doc in enumerate(r.of_kind("Deployment")):
+        template = (doc.get("spec") or {}).get("template") or {}
+        metadata = template.get("metadata") or {}
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"textjobs-pod-security-{run}-d{index:03d}",
+                "namespace": (doc.get("metadata") or {}).get("namespace") or NAMESPACE,
+                "labels": metadata.get("labels") or {},
+                "annotations": metadata.get("annotations") or {},
+            },
+            "spec": copy.deepcopy(template.get("spec") or {}),
+        }
+        found.append((describe_object(doc), "spec.template.spec", manifest))
     return found
 
 

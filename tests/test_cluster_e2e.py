@@ -2,7 +2,8 @@
 
 Every shipped experiment and every Katib trial template is server-side applied (dry run, then for
 real, without warnings) and driven to Succeeded; every served model (serving/models/*) is applied
-against KServe's pinned CRDs; a failing replica fails its job; a preempted one
+against KServe's pinned CRDs; every platform service (platform/*: MLflow tracking, TensorBoard) is
+applied, and its Deployment's pods are admitted by the restricted namespace; a failing replica fails its job; a preempted one
 (137/143) restarts; `make status/diff/delete` work against it; the Argo CD bootstrap applies with
 Argo CD's pinned CRDs.
 """
@@ -24,6 +25,7 @@ from tests.live_cluster import Kube, documents, render, require_binaries
 OVERLAYS = sorted(p.parent.name for p in (ROOT / "overlays").glob("*/kustomization.yaml"))
 SEARCHES = sorted(p.parent.name for p in (ROOT / "katib" / "experiments").glob("*/kustomization.yaml"))
 SERVED = sorted(p.parent.name for p in (ROOT / "serving" / "models").glob("*/kustomization.yaml"))
+PLATFORM = sorted(p.parent.name for p in (ROOT / "platform").glob("*/kustomization.yaml"))
 pytestmark = pytest.mark.slow
 
 
@@ -375,3 +377,101 @@ def test_the_api_server_refuses_an_inference_service_the_crd_does_not_allow(clus
     isvc["spec"]["predictor"]["canaryTrafficPercent"] = "ten"
     refused = cluster.run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(isvc), check=False)
     assert refused.returncode != 0 and "canaryTrafficPercent" in refused.stderr, refused.stderr
+
+
+def missing_fields(rendered: object, stored: object, path: str = "") -> list[str]:
+    """Where `stored` lacks or changed what `rendered` says (the server may add defaults, never drop
+    or change a field: that would be a schema pruning or rewriting what Git holds)."""
+    if isinstance(rendered, dict):
+        if not isinstance(stored, dict):
+            return [f"{path or '.'}: {stored!r}"]
+        return [m for key, value in rendered.items() for m in missing_fields(value, stored.get(key), f"{path}.{key}")]
+    if isinstance(rendered, list):
+        if not isinstance(stored, list) or len(stored) != len(rendered):
+            return [f"{path}: {len(rendered)} items rendered, stored {stored!r}"[:300]]
+        return [
+            m
+            for i, (r, s) in enumerate(zip(rendered, stored, strict=True))
+            for m in missing_fields(r, s, f"{path}[{i}]")
+        ]
+    return [] if rendered == stored else [f"{path}: rendered {rendered!r}, stored {stored!r}"]
+
+
+def admitted_pods(cluster: Kube, deployment: dict, timeout_s: float = 120) -> list[dict]:
+    """The pods the Deployment's ReplicaSet created: the controller-manager creating them is the
+    namespace's Pod Security admitting them (enforce: restricted). A refusal shows as the
+    ReplicaSet's ReplicaFailure condition, reported at once."""
+    selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pods = cluster.items("pods", selector)
+        if len(pods) >= deployment["spec"]["replicas"]:
+            return pods
+        for replica_set in cluster.items("replicasets", selector):
+            for condition in (replica_set.get("status") or {}).get("conditions") or []:
+                if condition["type"] == "ReplicaFailure" and condition["status"] == "True":
+                    raise AssertionError(f"{replica_set['metadata']['name']}: {condition['message']}")
+        time.sleep(0.5)
+    raise AssertionError(f"Deployment {deployment['metadata']['name']}: no pods after {timeout_s:.0f}s")
+
+
+@pytest.mark.parametrize("service", PLATFORM)
+def test_every_platform_service_applies_and_its_pods_are_admitted(cluster: Kube, monkeypatch, service: str):
+    """What Argo CD syncs from platform/<service>: applied server-side (a dry run, then for real)
+    without warnings, stored as rendered, and each Deployment's pod template passes the restricted
+    namespace's Pod Security, sent as a Pod (as `make validate` does) and created by its ReplicaSet."""
+    from scripts import dry_run
+    from scripts.localcluster.pins import binary
+    from scripts.manifests import Rendered
+
+    text = render(f"platform/{service}")
+    docs = documents(text)
+    assert_no_warnings(cluster.apply(text, "--dry-run=server"), f"platform/{service} dry run")
+    assert_no_warnings(cluster.apply(text), f"platform/{service}")
+    for doc in docs:
+        stored = cluster.get(doc["kind"].lower(), doc["metadata"]["name"])
+        for part in ("spec", "data"):
+            if part in doc:
+                assert missing_fields(doc[part], stored.get(part), part) == [], (
+                    f"{doc['kind']} {doc['metadata']['name']}"
+                )
+        assert (
+            missing_fields(doc["metadata"].get("annotations") or {}, stored["metadata"].get("annotations") or {}) == []
+        )
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    rendered = Rendered(f"platform/{service}", text=text, documents=docs)
+    deployments = rendered.of_kind("Deployment")
+    assert deployments, f"platform/{service} renders no Deployment"
+    assert [str(v) for v in dry_run.check_pods(rendered, str(binary("kubectl")))] == []
+    for deployment in deployments:
+        pods = admitted_pods(cluster, deployment)
+        for pod in pods:
+            assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_a_platform_pod_that_breaks_pod_security_is_refused(cluster: Kube, monkeypatch):
+    """The check above can fail: the tracking Deployment with its pod allowed to run as root is
+    refused as a Pod (dry run), warned about on apply, and its ReplicaSet creates no pod."""
+    from scripts import dry_run
+    from scripts.localcluster.pins import binary
+    from scripts.manifests import Rendered
+
+    docs = documents(render("platform/tracking"))
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    deployment["metadata"]["name"] = "mlflow-as-root"
+    labels = {"app.kubernetes.io/name": "mlflow-as-root"}
+    deployment["spec"]["selector"]["matchLabels"] = labels
+    deployment["spec"]["template"]["metadata"]["labels"] = labels
+    pod = deployment["spec"]["template"]["spec"]
+    pod["securityContext"]["runAsNonRoot"] = False
+    del pod["securityContext"]["runAsUser"]
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    refused = dry_run.check_pods(Rendered("platform/tracking", documents=[deployment]), str(binary("kubectl")))
+    assert len(refused) == 1 and "PodSecurity" in refused[0].message and "runAsNonRoot" in refused[0].message
+    assert refused[0].obj == "Deployment mlflow-as-root"
+    applied = cluster.apply(yaml.safe_dump(deployment))
+    assert "would violate PodSecurity" in applied.stderr, applied.stderr
+    with pytest.raises(AssertionError, match="forbidden.*PodSecurity|PodSecurity.*forbidden"):
+        admitted_pods(cluster, deployment)
+    assert cluster.items("pods", "app.kubernetes.io/name=mlflow-as-root") == []
+    cluster.run("-n", "textjobs", "delete", "deployment", "mlflow-as-root")
