@@ -10,7 +10,7 @@ import functools
 
 from trainers.runtime.registry import TaskRegistry
 
-BUILT_IN = ("trainers.tasks.classify", "trainers.tasks.summarize")
+BUILT_IN = ("trainers.tasks.classify", "trainers.tasks.summarize", "trainers.tasks.embeddings")
 DEFAULT_MODEL_TYPE = "capsule-b"
 
 
