@@ -75,6 +75,7 @@ def play(argv: list[str], registry) -> int:
                         kind = "same model"
                     result = game.play(explainer, [guesser], words, args.hints, args.guesses)
                     rows.append({"kind": kind, "explainer": explainer.name, "guesser": guesser.name, **result})
+            rows.sort(key=lambda row: row["kind"] != "self-play")  # the original pairing first
             print(f"game: {len(words)} words from {args.words}, {args.hints} hints, {args.guesses} guesses per hint")
             print(
                 _table(

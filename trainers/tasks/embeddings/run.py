@@ -27,6 +27,12 @@ def subword_settings(cfg) -> dict | None:
 
 class EmbeddingsRun(TaskRun):
     def __init__(self, cfg, assets: dict, train, evaluation, ctx):
+        import tensorflow as tf
+
+        # Without it, two identical runs end with different vectors (the sparse updates of rows
+        # that a batch uses many times add up in a varying order), and exact resume is lost.
+        # Measured: no slower here (tests/test_embeddings_task.py resumes after a SIGKILL).
+        tf.config.experimental.enable_op_determinism()
         self.cfg, self.ctx = cfg, ctx
         self.words, self.counts = assets["words"], np.asarray(assets["counts"], np.int64)
         ids, line_of = corpus_lib.encode(train.lines, self.words)
