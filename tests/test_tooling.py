@@ -109,7 +109,7 @@ def test_task_tools_run_beside_their_task(tmp_path):
     from scripts import task_tools
 
     assert task_tools.tasks_with("benchmark") == ["classify", "summarize"]
-    assert task_tools.tasks_with("sample-data") == ["classify", "embeddings", "summarize"]
+    assert task_tools.tasks_with("sample-data") == ["classify", "summarize", "embeddings"]
     assert task_tools.main(["sample-data", "summarize", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["headlines.eval.tsv", "headlines.train.tsv"]
     missing = subprocess.run(
