@@ -40,7 +40,9 @@ KATIB_MODULE = "github.com/kubeflow/katib@v0.19.0"
 KATIB_OPENAPI = "api/openapi-spec/swagger.json"
 K8S_WHEEL = "kubernetes-validate==1.37.0"
 K8S_VERSION = "v1.32.0"
-BUILTIN_KINDS = ["configmap", "namespace", "serviceaccount", "secret"]
+BUILTIN_KINDS = ["configmap", "namespace", "serviceaccount", "secret", "service"]
+# Kinds of an API group (kind, group): what serving/ renders.
+GROUP_KINDS = [("deployment", "apps")]
 
 
 def schema_filename(kind: str, group: str, version: str) -> str:
@@ -136,6 +138,9 @@ def builtin_schemas() -> dict[str, dict]:
         for kind in BUILTIN_KINDS:
             schema = json.loads(wheel.read(f"{base}/{kind}-v1.json"))
             result[schema_filename(kind, "", "v1")] = inline_refs(schema, definitions)
+        for kind, group in GROUP_KINDS:
+            schema = json.loads(wheel.read(f"{base}/{kind}-{group}-v1.json"))
+            result[schema_filename(kind, group, "v1")] = inline_refs(schema, definitions)
         return result
 
 

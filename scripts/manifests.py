@@ -40,9 +40,10 @@ def kustomization_file(directory: Path) -> Path | None:
 
 
 def kustomizations(root: Path = ROOT) -> list[str]:
-    """The root bootstrap, every experiment overlay and every Katib experiment."""
+    """The root bootstrap, every experiment overlay, every Katib experiment and every served
+    application (serving/*)."""
     found = ["."]
-    for parent in ("overlays", "katib/experiments"):
+    for parent in ("overlays", "katib/experiments", "serving"):
         directories = sorted(p for p in (root / parent).glob("*") if p.is_dir())
         found += [str(d.relative_to(root)) for d in directories if kustomization_file(d)]
     return found

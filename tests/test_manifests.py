@@ -6,15 +6,16 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer"]
+OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "hat-explainer", "hat-guesser"]
+SERVED = ["serving/game"]
 
 
 def test_the_repository_validates_clean():
     problems, count, objects = validate.validate(ROOT)
     assert problems == []
     searches = len(list((ROOT / "katib" / "experiments").glob("*/kustomization.yaml")))
-    assert searches == 5
-    assert count == 1 + len(OVERLAYS) + searches and objects > 20
+    assert searches == 6
+    assert count == 1 + len(OVERLAYS) + searches + len(SERVED) and objects > 20
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -25,6 +25,7 @@ from scripts.policy import (
     pod_wiring,
     project,
     secrets,
+    served,
     trainer_config,
 )
 from scripts.policy.violation import Violation
@@ -37,6 +38,7 @@ RULES = [
     *pod_security.RULES,
     *pod_wiring.RULES,
     *trainer_config.RULES,
+    *served.RULES,
     images.rule_pinned_images,
     secrets.rule_no_inline_secrets,
     secrets.rule_credentials_by_reference,

@@ -3,7 +3,7 @@ character n-gram buckets when subwords are on) and an output table (word rows), 
 syn0 and syn1neg.
 
 A word's input vector is its row, or with subwords the mean of its row and its n-gram rows
-(fastText). Skip-gram scores the centre word's input vector against the context word's output
+(fastText); as in word2vec and fastText, each averaged row takes the whole error, not its share. Skip-gram scores the centre word's input vector against the context word's output
 vector; CBOW the mean of the context words' input vectors against the centre word's output
 vector. The model's output is each example's loss,
     -log sigmoid(u . v) - sum over negatives n of log sigmoid(-u . n),
@@ -16,6 +16,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+def mean_with_full_gradient(vectors, mask, axis: int):
+    """The masked mean of `vectors` along `axis`, whose gradient reaches each vector in full (not
+    divided by the count): word2vec's CBOW (cbow_mean) and fastText's subword average update every
+    row they averaged with the whole error, and learn several times faster for it."""
+    summed = tf.reduce_sum(vectors * mask, axis=axis)
+    mean = summed / tf.maximum(tf.reduce_sum(mask, axis=axis), 1.0)
+    return summed + tf.stop_gradient(mean - summed)
 
 
 class Word2Vec(keras.Model):
@@ -42,8 +51,7 @@ class Word2Vec(keras.Model):
             return tf.gather(self.input_table, ids)
         rows = tf.gather(self.subword_table, ids)  # [..., 1 + M]
         mask = tf.cast(rows >= 0, self.input_table.dtype)[..., None]
-        summed = tf.reduce_sum(tf.gather(self.input_table, tf.maximum(rows, 0)) * mask, axis=-2)
-        return summed / tf.reduce_sum(mask, axis=-2)
+        return mean_with_full_gradient(tf.gather(self.input_table, tf.maximum(rows, 0)), mask, axis=-2)
 
     def call(self, features, training=False):
         if self.model_type == "skipgram":
@@ -51,9 +59,7 @@ class Word2Vec(keras.Model):
             positive = features["context"]
         else:
             mask = features["context_mask"][..., None]
-            u = tf.reduce_sum(self.input_vectors(features["context"]) * mask, axis=1) / tf.maximum(
-                tf.reduce_sum(mask, axis=1), 1.0
-            )
+            u = mean_with_full_gradient(self.input_vectors(features["context"]), mask, axis=1)
             positive = features["center"]
         negatives = features["negatives"]
         v = tf.gather(self.output_table, positive)
