@@ -9,7 +9,7 @@ ARGS ?=
 TASK ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
+.PHONY: help setup run test lint validate build apply diff status logs delete new schemas image push benchmark sample-data serve-game clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -85,6 +85,9 @@ benchmark: setup ## Benchmark task TASK (default classify: speed, memory, accura
 
 sample-data: setup ## Rewrite the bundled sample data of task TASK (default: every task) from its generator
 	@$(PY) -m scripts.task_tools sample-data $(TASK) $(ARGS)
+
+serve-game: setup ## Serve the word game (API, docs, page) on a free 127.0.0.1 port from the hat-explainer and hat-guesser runs' exports
+	@$(PY) -m trainers serve-game $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,38 @@ def test_sigterm_stops_it_gracefully(server):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert "stopped" in process.stdout.read()
+
+
+def test_make_serve_game_prints_a_free_loopback_address(tmp_path):
+    import os
+
+    write_export(tmp_path / "explainer", "skipgram")
+    write_export(tmp_path / "guesser", "cbow")
+    process = subprocess.Popen(
+        ["make", "-s", "serve-game", f"ARGS=--explainer {tmp_path / 'explainer'} --guesser {tmp_path / 'guesser'}"],
+        cwd=ROOT,
+        env=trainer_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        address = None
+        for line in process.stdout:
+            found = re.search(r"serving the word game at (http://127\.0\.0\.1:(\d+))/", line)
+            if found:
+                address = found.group(1)
+                break
+        assert address and int(address.rsplit(":", 1)[1]) > 0
+        status, text = call(address, "/healthz")
+        assert status == 200 and json.loads(text)["words"] >= 1
+        # SIGTERM to the server (make's child) alone: it stops gracefully and make exits 0 with it.
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        os.kill(int(children[0]), signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -6,7 +6,16 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "hat-explainer", "hat-guesser"]
+OVERLAYS = [
+    "cnn",
+    "kimcnn",
+    "capsule-a",
+    "capsule-b",
+    "capsule-b-multilabel",
+    "summarizer",
+    "hat-explainer",
+    "hat-guesser",
+]
 SERVED = ["serving/game"]
 
 

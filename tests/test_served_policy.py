@@ -47,7 +47,11 @@ def container(spec):
             "must be true",
         ),
         (lambda s: s["securityContext"].update(runAsNonRoot=False), "runAsNonRoot", ""),
-        (lambda s: container(s)["securityContext"].update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation", ""),
+        (
+            lambda s: container(s)["securityContext"].update(allowPrivilegeEscalation=True),
+            "allowPrivilegeEscalation",
+            "",
+        ),
         (lambda s: container(s)["resources"].pop("limits"), "resources", "limit"),
         (lambda s: container(s).update(image="ghcr.io/example/textjobs-trainer:latest"), "image", ""),
         (lambda s: container(s).update(image="docker.io/someone/game:1.0"), "image", "registr"),
