@@ -16,7 +16,7 @@ GRACE_SECONDS = 10
 
 
 def parser() -> argparse.ArgumentParser:
-    from trainers.tasks.embeddings.commands import DEFAULT_EXPLAINER, DEFAULT_GUESSER, SAMPLE_WORDS
+    from trainers.tasks.embeddings.players import DEFAULT_EXPLAINER, DEFAULT_GUESSER, SAMPLE_WORDS
 
     p = argparse.ArgumentParser(prog="python -m trainers serve-game", description=__doc__.splitlines()[0])
     p.add_argument("--explainer", default=DEFAULT_EXPLAINER, help="skip-gram export root or version (local or bucket)")
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from trainers.tasks.embeddings import evaldata
-    from trainers.tasks.embeddings.commands import opened_players
+    from trainers.tasks.embeddings.players import opened_players
     from trainers.tasks.embeddings.service.app import create_app
 
     args = parser().parse_args(argv)
