@@ -12,7 +12,7 @@ MODEL ?=
 CANARY ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard benchmark-tracking
+.PHONY: help setup run test lint validate build apply diff status logs delete new new-serving serve benchmark-serving schemas image push local-image benchmark sample-data clean e2e cluster-build cluster-up cluster-down cluster-status argocd-health scan-history tracking-up tracking-down runs compare tensorboard benchmark-tracking serve-game
 
 help: ## List the targets with a one-line description
 	@python3 -m scripts.make_help Makefile
@@ -118,6 +118,9 @@ benchmark-tracking: setup ## Tracking overhead per epoch and per run, server up 
 
 benchmark-serving: setup ## Model server latency p50/p90/p99 and requests/s at concurrency 1, 8, 32 beside in-process calls
 	@$(PY) -m scripts.benchmark_serving $(ARGS)
+
+serve-game: setup ## Serve the word game (API, docs, page) on a free 127.0.0.1 port from the hat-explainer and hat-guesser runs' exports
+	@$(PY) -m trainers serve-game $(ARGS)
 
 clean: ## Remove runs/ and caches (keeps .venv and bin/)
 	@python3 -m scripts.clean

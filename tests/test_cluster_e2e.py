@@ -475,3 +475,22 @@ def test_a_platform_pod_that_breaks_pod_security_is_refused(cluster: Kube, monke
         admitted_pods(cluster, deployment)
     assert cluster.items("pods", "app.kubernetes.io/name=mlflow-as-root") == []
     cluster.run("-n", "textjobs", "delete", "deployment", "mlflow-as-root")
+
+
+def test_the_served_game_applies_and_its_pods_are_admitted(cluster: Kube):
+    """serving/apps/game: server-side applied without a warning (Pod Security `restricted` warns on a
+    workload whose pod template would be refused), and the Deployment's pods are created, i.e.
+    admitted by the namespace's enforcing Pod Security."""
+    text = render("serving/apps/game")
+    assert_no_warnings(cluster.apply(text, "--dry-run=server"), "serving/apps/game dry run")
+    assert_no_warnings(cluster.apply(text), "serving/apps/game")
+    deadline = time.monotonic() + 60
+    while True:
+        pods = cluster.items("pods", "app.kubernetes.io/name=word-game")
+        if len(pods) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
+    [container] = pods[0]["spec"]["containers"]
+    assert container["image"] == "ghcr.io/example/textjobs-trainer:0.1.0"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -6,8 +6,9 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "summarizer-copy", "chatbot"]
+OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "summarizer-copy", "chatbot", "hat-explainer", "hat-guesser"]
 SERVED = ["capsule-b", "summarizer"]
+SERVED_APPS = ["game"]
 PLATFORM = ["tensorboard", "tracking"]
 
 
@@ -15,8 +16,8 @@ def test_the_repository_validates_clean():
     problems, count, objects = validate.validate(ROOT)
     assert problems == []
     searches = len(list((ROOT / "katib" / "experiments").glob("*/kustomization.yaml")))
-    assert searches == 6
-    assert count == 1 + len(OVERLAYS) + searches + len(SERVED) + len(PLATFORM) and objects > 20
+    assert searches == 8
+    assert count == 1 + len(OVERLAYS) + searches + len(SERVED) + len(SERVED_APPS) + len(PLATFORM) and objects > 20
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

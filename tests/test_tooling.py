@@ -108,15 +108,15 @@ def test_a_task_command_may_not_take_a_taken_name():
 def test_task_tools_run_beside_their_task(tmp_path):
     from scripts import task_tools
 
-    assert task_tools.tasks_with("benchmark") == ["classify", "summarize", "chat"]
-    assert task_tools.tasks_with("sample-data") == ["classify", "summarize", "chat"]
+    assert task_tools.tasks_with("benchmark") == ["classify", "summarize", "chat", "embeddings"]
+    assert task_tools.tasks_with("sample-data") == ["classify", "summarize", "chat", "embeddings"]
     assert task_tools.main(["sample-data", "summarize", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["headlines.eval.tsv", "headlines.train.tsv"]
     missing = subprocess.run(
         ["make", "-s", "benchmark", "TASK=nope"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert missing.returncode != 0
-    assert "task 'nope' has no benchmark tool (tasks that have one: classify, summarize, chat)" in missing.stderr
+    assert "task 'nope' has no benchmark tool (tasks that have one: classify, summarize, chat, embeddings)" in missing.stderr
     # The default task of `make benchmark` is still the classifiers'.
     usage = subprocess.run(["make", "-s", "benchmark", "ARGS=--help"], cwd=ROOT, capture_output=True, text=True)
     assert usage.returncode == 0 and "usage: make benchmark" in usage.stdout and "--accuracy" in usage.stdout

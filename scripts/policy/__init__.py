@@ -25,6 +25,7 @@ from scripts.policy import (
     pod_wiring,
     project,
     secrets,
+    served,
     serving,
     trainer_config,
 )
@@ -38,6 +39,7 @@ RULES = [
     *pod_security.RULES,
     *pod_wiring.RULES,
     *trainer_config.RULES,
+    *served.RULES,
     images.rule_pinned_images,
     secrets.rule_no_inline_secrets,
     secrets.rule_credentials_by_reference,

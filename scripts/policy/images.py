@@ -15,7 +15,7 @@ from scripts.manifests import Rendered, render
 from scripts.policy import platform
 from scripts.policy.sources import kustomization_file, local_references, shown, try_load_kustomization
 from scripts.policy.violation import Violation, describe
-from scripts.policy.walk import containers
+from scripts.policy.walk import all_containers as containers
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 

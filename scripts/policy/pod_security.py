@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 from scripts.manifests import Rendered
 from scripts.policy.violation import Violation, describe
-from scripts.policy.walk import containers, pods
+from scripts.policy.walk import all_containers as containers
+from scripts.policy.walk import all_pods as pods
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 ALLOWED_SECCOMP = ("RuntimeDefault", "Localhost")

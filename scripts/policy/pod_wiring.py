@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from scripts.manifests import Rendered
 from scripts.policy import quantity
 from scripts.policy.violation import Violation, describe
-from scripts.policy.walk import containers, pods
+from scripts.policy.walk import all_containers as containers
+from scripts.policy.walk import all_pods as pods
 
 # The downward API's env-var field paths (kubelet, Kubernetes 1.36); labels and annotations only with a key.
 ENV_FIELD_PATHS = re.compile(

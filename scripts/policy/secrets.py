@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scripts.manifests import ROOT, Rendered
 from scripts.policy.violation import Violation, describe
-from scripts.policy.walk import containers
+from scripts.policy.walk import all_containers as containers
 from trainers.runtime import keymatch
 
 GITLEAKS = ROOT / "bin" / "gitleaks"

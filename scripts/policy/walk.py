@@ -1,6 +1,9 @@
 """Walk a render down to what the rules inspect: TFJob specs, replica pod templates, containers.
 
-Katib trial templates are TFJobs too, and are walked the same way. Every replica type the
+Katib trial templates are TFJobs too, and are walked the same way. Served applications
+(serving/: Deployments) have pods too: `all_pods` and `all_containers` walk them beside the TFJobs'
+replicas, for the rules that hold for every pod (Pod Security, wiring, images, credentials); the
+operator's and the trainer's rules keep to TFJobs. Every replica type the
 operator knows is walked, not only those the base uses, so a PS or Evaluator replica added by an
 overlay is held to the same rules.
 """
@@ -65,6 +68,33 @@ def pods(rendered: Rendered) -> Iterator[Pod]:
 
 def containers(rendered: Rendered, kinds: tuple[str, ...] = CONTAINER_KINDS) -> Iterator[Container]:
     for pod in pods(rendered):
+        for kind in kinds:
+            listed = pod.spec.get(kind)
+            for index, container in enumerate(listed if isinstance(listed, list) else []):
+                if isinstance(container, dict):
+                    yield Container(pod, kind, f"{pod.field}.{kind}[{container.get('name', index)}]", container)
+
+
+SERVED_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def served_pods(rendered: Rendered) -> Iterator[Pod]:
+    """The pod templates of served applications (a Deployment's spec.template.spec)."""
+    for kind in SERVED_KINDS:
+        for doc in rendered.of_kind(kind):
+            spec = mapping(doc.get("spec"))
+            job = Job(doc, "spec", spec, True)
+            yield Pod(job, kind, spec, "spec.template.spec", mapping(mapping(spec.get("template")).get("spec")))
+
+
+def all_pods(rendered: Rendered) -> Iterator[Pod]:
+    yield from pods(rendered)
+    yield from served_pods(rendered)
+
+
+def all_containers(rendered: Rendered, kinds: tuple[str, ...] = CONTAINER_KINDS) -> Iterator[Container]:
+    yield from containers(rendered, kinds)
+    for pod in served_pods(rendered):
         for kind in kinds:
             listed = pod.spec.get(kind)
             for index, container in enumerate(listed if isinstance(listed, list) else []):

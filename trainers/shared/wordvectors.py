@@ -85,20 +85,26 @@ def read_vectors(path: str | Path, dim: int | None = None) -> tuple[list[str], n
     return words, matrix
 
 
-def write_vectors(path: str | Path, words: Sequence[str], vectors: np.ndarray) -> None:
-    """Write word2vec text with its header, atomically (a temporary file renamed into place).
+def vectors_text(words: Sequence[str], vectors: np.ndarray) -> str:
+    """word2vec text with its header, as one string (an export's `vectors.txt`).
     ValueError for what the format cannot hold: an empty word, or one with whitespace."""
-    path = Path(path)
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(words) != len(vectors):
         raise ValueError(f"{len(words)} words and vectors of shape {vectors.shape}")
     for word in words:
         if not word or any(c.isspace() for c in word):
             raise ValueError(f"word {word!r} cannot be written in word2vec text format (empty or with whitespace)")
+    lines = [f"{len(words)} {vectors.shape[1]}"]
+    for word, row in zip(words, vectors, strict=True):
+        # str() of a float32 is the shortest text that reads back as the same float32.
+        lines.append(word + " " + " ".join(str(value) for value in row))
+    return "\n".join(lines) + "\n"
+
+
+def write_vectors(path: str | Path, words: Sequence[str], vectors: np.ndarray) -> None:
+    """Write `vectors_text` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    text = vectors_text(words, vectors)
     staging = path.with_name(f".tmp-{path.name}")
-    with staging.open("w", encoding="utf-8") as handle:
-        handle.write(f"{len(words)} {vectors.shape[1]}\n")
-        for word, row in zip(words, vectors, strict=True):
-            # str() of a float32 is the shortest text that reads back as the same float32.
-            handle.write(word + " " + " ".join(str(value) for value in row) + "\n")
+    staging.write_text(text, encoding="utf-8")
     os.replace(staging, path)

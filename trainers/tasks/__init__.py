@@ -10,7 +10,12 @@ import functools
 
 from trainers.runtime.registry import TaskRegistry
 
-BUILT_IN = ("trainers.tasks.classify", "trainers.tasks.summarize", "trainers.tasks.chat")
+BUILT_IN = (
+    "trainers.tasks.classify",
+    "trainers.tasks.summarize",
+    "trainers.tasks.chat",
+    "trainers.tasks.embeddings",
+)
 DEFAULT_MODEL_TYPE = "capsule-b"
 
 
