@@ -6,7 +6,18 @@ import yaml
 from scripts import validate
 from scripts.manifests import ROOT, kustomizations, render
 
-OVERLAYS = ["cnn", "kimcnn", "capsule-a", "capsule-b", "capsule-b-multilabel", "summarizer", "summarizer-copy", "chatbot", "hat-explainer", "hat-guesser"]
+OVERLAYS = [
+    "cnn",
+    "kimcnn",
+    "capsule-a",
+    "capsule-b",
+    "capsule-b-multilabel",
+    "summarizer",
+    "summarizer-copy",
+    "chatbot",
+    "hat-explainer",
+    "hat-guesser",
+]
 SERVED = ["capsule-b", "summarizer"]
 SERVED_APPS = ["game"]
 PLATFORM = ["tensorboard", "tracking"]

@@ -116,7 +116,10 @@ def test_task_tools_run_beside_their_task(tmp_path):
         ["make", "-s", "benchmark", "TASK=nope"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert missing.returncode != 0
-    assert "task 'nope' has no benchmark tool (tasks that have one: classify, summarize, chat, embeddings)" in missing.stderr
+    assert (
+        "task 'nope' has no benchmark tool (tasks that have one: classify, summarize, chat, embeddings)"
+        in missing.stderr
+    )
     # The default task of `make benchmark` is still the classifiers'.
     usage = subprocess.run(["make", "-s", "benchmark", "ARGS=--help"], cwd=ROOT, capture_output=True, text=True)
     assert usage.returncode == 0 and "usage: make benchmark" in usage.stdout and "--accuracy" in usage.stdout
