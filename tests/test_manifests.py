@@ -14,6 +14,7 @@ OVERLAYS = [
     "capsule-b-multilabel",
     "summarizer",
     "summarizer-copy",
+    "summarizer-finetune",
     "chatbot",
     "hat-explainer",
     "hat-guesser",

@@ -251,13 +251,13 @@ def test_two_models_rendering_one_object_fail(repo):
 
 
 def test_a_served_directory_without_kustomization_and_a_remote_resource_fail(repo):
-    write(repo, "serving/apps/game/deployment.yaml", "kind: Deployment\n")
+    write(repo, "serving/apps/other/deployment.yaml", "kind: Deployment\n")
     write(
         repo, "serving/models/remote/kustomization.yaml", "resources:\n  - https://github.com/example/models.git//x\n"
     )
     found = problems(repo)
     assert_reported(
-        found, "serving/apps/game: directory: kustomization.yaml: missing", "move the directory out of serving/apps/"
+        found, "serving/apps/other: directory: kustomization.yaml: missing", "move the directory out of serving/apps/"
     )
     assert_reported(found, "serving/models/remote", "remote resource")
 
@@ -268,7 +268,7 @@ def test_the_serving_project_whitelists_exactly_what_serving_renders(repo):
     project.write_text(
         text.replace(
             "    - group: serving.kserve.io\n      kind: InferenceService\n",
-            "    - group: apps\n      kind: Deployment\n",
+            "    - group: batch\n      kind: Job\n",
         )
     )
     found = problems(repo)
@@ -276,7 +276,7 @@ def test_the_serving_project_whitelists_exactly_what_serving_renders(repo):
         found,
         ".: AppProject textjobs-serving: spec.namespaceResourceWhitelist: serving.kserve.io/InferenceService is rendered under serving/ but not whitelisted",
     )
-    assert_reported(found, "apps/Deployment is whitelisted but nothing under serving/ renders it")
+    assert_reported(found, "batch/Job is whitelisted but nothing under serving/ renders it")
     # The experiments' project is judged against the experiments alone, as before.
     assert not [line for line in found if "AppProject textjobs:" in line]
 

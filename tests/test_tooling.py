@@ -111,7 +111,12 @@ def test_task_tools_run_beside_their_task(tmp_path):
     assert task_tools.tasks_with("benchmark") == ["classify", "summarize", "chat", "embeddings"]
     assert task_tools.tasks_with("sample-data") == ["classify", "summarize", "chat", "embeddings"]
     assert task_tools.main(["sample-data", "summarize", "--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["headlines.eval.tsv", "headlines.train.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "headlines.eval.tsv",
+        "headlines.train.tsv",
+        "headlines_copy.eval.tsv",
+        "headlines_copy.train.tsv",
+    ]
     missing = subprocess.run(
         ["make", "-s", "benchmark", "TASK=nope"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
