@@ -68,9 +68,9 @@ def test_export_is_versioned_servable_and_labelled(tmp_path):
 
 
 def test_bad_configuration_stops_before_training(tmp_path):
-    result = run_trainer({"modelType": "transformer", "modelDir": str(tmp_path)})
+    result = run_trainer({"modelType": "bogus-net", "modelDir": str(tmp_path)})
     assert result.returncode == 2
-    assert "modelType='transformer' unknown model type" in result.stderr
+    assert "modelType='bogus-net' unknown model type" in result.stderr
     assert not (tmp_path / "checkpoints").exists()
 
 
