@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scripts.manifests import Rendered
-from scripts.policy import platform
+from scripts.policy import appproject, platform
 from scripts.policy.services import PROJECT as PLATFORM_PROJECT
 from scripts.policy.violation import Violation, describe
 
@@ -81,18 +81,7 @@ def rule_project_whitelist(bootstrap: Rendered, experiments: list[Rendered], roo
                 f"{group or 'core'}/{kind} is in platform/allowlist.yaml but not whitelisted: Argo CD would refuse to sync "
                 "it; add it",
             )
-        for destination in spec.get("destinations") or []:
-            if destination.get("namespace") != NAMESPACE:
-                yield Violation(
-                    bootstrap.name,
-                    obj,
-                    "spec.destinations",
-                    f"namespace {destination.get('namespace')!r}: experiments deploy only to {NAMESPACE!r}",
-                )
-        if "*" in (spec.get("sourceRepos") or []):
-            yield Violation(
-                bootstrap.name, obj, "spec.sourceRepos", "'*' lets an Application sync any repository; name this one"
-            )
+        yield from appproject.rule_destinations_and_sources(bootstrap.name, project, "experiments")
 
 
 def rule_restricted_namespace(bootstrap: Rendered) -> Iterator[Violation]:

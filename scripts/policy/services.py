@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scripts.manifests import Rendered
-from scripts.policy import quantity
+from scripts.policy import appproject, quantity
 from scripts.policy.images import pin_problem, split
 from scripts.policy.sources import load_kustomization
 from scripts.policy.violation import Violation, describe
@@ -195,14 +195,7 @@ def rule_platform_project(bootstrap: Rendered, platform: list[Rendered]) -> Iter
                 "spec.namespaceResourceWhitelist",
                 f"{_kind(group, kind)} is whitelisted but platform/* renders none; remove it",
             )
-        for destination in spec.get("destinations") or []:
-            if destination.get("namespace") != NAMESPACE:
-                yield Violation(
-                    bootstrap.name,
-                    obj,
-                    "spec.destinations",
-                    f"namespace {destination.get('namespace')!r}: platform services deploy only to {NAMESPACE!r}",
-                )
+        yield from appproject.rule_destinations_and_sources(bootstrap.name, project, "platform services")
     synced = [
         a
         for a in bootstrap.of_kind("ApplicationSet")

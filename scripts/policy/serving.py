@@ -24,7 +24,7 @@ from pathlib import Path
 
 from scripts.export_location import ExportLocationError, export_location
 from scripts.manifests import Rendered, render
-from scripts.policy import quantity, secrets, sources
+from scripts.policy import appproject, quantity, secrets, sources
 from scripts.policy.images import pin_problem
 from scripts.policy.violation import Violation, describe
 
@@ -437,18 +437,7 @@ def rule_serving_project(bootstrap: Rendered, served: list[Rendered]) -> Iterato
                 "spec.namespaceResourceWhitelist",
                 f"{group or 'core'}/{kind} is whitelisted but nothing under serving/ renders it; remove it",
             )
-    for destination in spec.get("destinations") or []:
-        if destination.get("namespace") != NAMESPACE:
-            yield Violation(
-                bootstrap.name,
-                obj,
-                "spec.destinations",
-                f"namespace {destination.get('namespace')!r}: model servers deploy only to {NAMESPACE!r}",
-            )
-    if "*" in (spec.get("sourceRepos") or []):
-        yield Violation(
-            bootstrap.name, obj, "spec.sourceRepos", "'*' lets an Application sync any repository; name this one"
-        )
+    yield from appproject.rule_destinations_and_sources(bootstrap.name, project, "model servers")
 
 
 def rule_applicationsets(bootstrap: Rendered) -> Iterator[Violation]:
